@@ -1,0 +1,160 @@
+//! The Raft log in RocksDB's `log` column family; vote and purge point in `meta`.
+//! Every write is synced before openraft is told it is durable.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{Entry, LogId, OptionalSend, RaftLogId, StorageIOError, Vote};
+use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
+
+use crate::codec::{decode, encode};
+use crate::keys::{self, CF_LOG, CF_META};
+use crate::{NodeId, StorageError, TypeConfig};
+
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<DB>,
+}
+
+fn synced() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+impl LogStore {
+    pub(crate) fn new(db: Arc<DB>) -> Self {
+        LogStore { db }
+    }
+    fn cf_log(&self) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(CF_LOG).expect("log column family exists")
+    }
+    fn cf_meta(&self) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(CF_META).expect("meta column family exists")
+    }
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+        let raw = self.db.get_cf(self.cf_meta(), key).map_err(|e| StorageIOError::read(&e))?;
+        match raw {
+            Some(b) => Ok(Some(decode(&b).map_err(|e| StorageIOError::read(&e))?)),
+            None => Ok(None),
+        }
+    }
+    fn put_meta<T: serde::Serialize>(&self, key: &[u8], v: &T) -> Result<(), StorageError> {
+        self.db
+            .put_cf_opt(self.cf_meta(), key, encode(v), &synced())
+            .map_err(|e| StorageIOError::write(&e).into())
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i + 1,
+            Bound::Unbounded => 0,
+        };
+        let mut out = Vec::new();
+        let it = self
+            .db
+            .iterator_cf(self.cf_log(), IteratorMode::From(&keys::log_key(start), Direction::Forward));
+        for item in it {
+            let (k, v) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+            let idx = keys::log_index(&k);
+            if !range.contains(&idx) {
+                break;
+            }
+            out.push(decode(&v).map_err(|e| StorageIOError::read_logs(&e))?);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId<NodeId>> = self.get_meta(keys::META_LAST_PURGED)?;
+        let mut it = self.db.iterator_cf(self.cf_log(), IteratorMode::End);
+        let last = match it.next() {
+            Some(item) => {
+                let (_, v) = item.map_err(|e| StorageIOError::read_logs(&e))?;
+                let e: Entry<TypeConfig> = decode(&v).map_err(|e| StorageIOError::read_logs(&e))?;
+                Some(*e.get_log_id())
+            }
+            None => last_purged,
+        };
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+        self.put_meta(keys::META_VOTE, vote)
+            .map_err(|_| StorageIOError::write_vote(&std::io::Error::other("vote write failed")).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
+        self.get_meta(keys::META_VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
+        self.put_meta(keys::META_COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
+        Ok(self.get_meta::<Option<LogId<NodeId>>>(keys::META_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = WriteBatch::default();
+        let cf = self.cf_log();
+        for e in entries {
+            batch.put_cf(cf, keys::log_key(e.get_log_id().index), encode(&e));
+        }
+        let res = self.db.write_opt(batch, &synced());
+        match res {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(StorageIOError::write_logs(&e).into())
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(self.cf_log(), keys::log_key(log_id.index), keys::log_key(u64::MAX));
+        batch.delete_cf(self.cf_log(), keys::log_key(u64::MAX));
+        self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf_meta(), keys::META_LAST_PURGED, encode(&log_id));
+        batch.delete_range_cf(self.cf_log(), keys::log_key(0), keys::log_key(log_id.index + 1));
+        self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(&e).into())
+    }
+}
+
+#[cfg(test)]
+impl LogStore {
+    pub(crate) fn put_entry_for_test(&self, e: &Entry<TypeConfig>) {
+        self.db
+            .put_cf_opt(self.cf_log(), keys::log_key(e.get_log_id().index), encode(e), &synced())
+            .unwrap();
+    }
+}
