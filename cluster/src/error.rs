@@ -1,0 +1,30 @@
+//! Cluster errors say whether a write may still land: `NotLeader` (certainly not applied)
+//! versus `Timeout`/`Unavailable` (outcome unknown).
+
+use shoal_proto::{ErrorCode, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// This node is not the leader; the write was certainly not applied.
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader { leader: Option<u64> },
+    /// The deadline passed; the write may or may not be applied.
+    #[error("timed out after {ms} ms")]
+    Timeout { ms: u64 },
+    /// Raft is shutting down or failed; the write may or may not be applied.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+    #[error("raft initialisation failed: {0}")]
+    Init(String),
+}
+
+impl ClusterError {
+    /// True when the operation certainly did not take effect, so a blind retry is safe.
+    pub fn is_certainly_not_applied(&self) -> bool {
+        matches!(self, ClusterError::NotLeader { .. })
+    }
+
+    pub fn to_status(&self) -> Status {
+        Status::new(ErrorCode::Unavailable, "Cluster is unavailable, please retry.")
+    }
+}

@@ -1,0 +1,82 @@
+//! One function per operation. REST handlers (`api/`), and later the socket pipeline and
+//! the Lua `nk` module, decode their input and call these; validation, Raft proposals,
+//! reads and error mapping live here once.
+
+use std::sync::Arc;
+
+use shoal_cluster::RaftHandle;
+use shoal_config::NodeConfig;
+use shoal_proto::Status;
+use shoal_storage::{Command, Reader, Reply};
+
+use crate::tokens::TokenService;
+
+pub mod account;
+mod authenticate;
+mod friends;
+mod storage;
+
+pub use authenticate::AuthOutcome;
+
+/// Everything an operation needs: config, the Raft group and the local applied state.
+#[derive(Clone)]
+pub struct Core {
+    pub config: Arc<NodeConfig>,
+    pub raft: RaftHandle,
+    pub reader: Reader,
+    pub tokens: Arc<TokenService>,
+}
+
+/// Current unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Logs an internal failure in full and returns the generic client error.
+pub fn internal<E: std::fmt::Display>(e: E) -> Status {
+    tracing::error!(error = %e, "internal error");
+    Status::internal()
+}
+
+impl Core {
+    pub fn new(config: Arc<NodeConfig>, raft: RaftHandle, reader: Reader) -> Self {
+        let s = &config.session;
+        let tokens = Arc::new(TokenService::new(
+            &s.encryption_key,
+            &s.refresh_encryption_key,
+            s.token_expiry_sec,
+            s.refresh_token_expiry_sec,
+        ));
+        Core { config, raft, reader, tokens }
+    }
+
+    /// Proposes a command through Raft; a deterministic rejection becomes Nakama's error.
+    pub async fn propose(&self, cmd: Command) -> Result<Reply, Status> {
+        match self.raft.write(cmd).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(rejection)) => Err(rejection.to_status()),
+            Err(e) => {
+                tracing::warn!(error = %e, "raft write failed");
+                Err(e.to_status())
+            }
+        }
+    }
+
+    /// Waits until this node has applied every write acknowledged before the call.
+    pub async fn read_barrier(&self) -> Result<(), Status> {
+        self.raft.read_barrier().await.map_err(|e| {
+            tracing::warn!(error = %e, "read barrier failed");
+            e.to_status()
+        })
+    }
+}
