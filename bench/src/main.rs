@@ -1,1 +1,7 @@
-fn main() {}
+//! `shoal-bench`: the load generator and benchmark scenarios. Not built yet; see the
+//! benchmarks issue. Running it says so rather than printing made-up figures.
+
+fn main() -> std::process::ExitCode {
+    eprintln!("shoal-bench: not implemented yet (see the benchmarks issue)");
+    std::process::ExitCode::FAILURE
+}

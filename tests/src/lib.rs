@@ -1,1 +1,216 @@
-//! placeholder
+//! Test harness: real `shoal` processes on free loopback ports, each with its own data dir,
+//! and a small REST client that speaks Nakama's conventions.
+//!
+//! The binary is `$SHOAL_BIN`, or `shoal` next to the test executable's target directory
+//! (`cargo build --bins` builds it into the same profile as the tests).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use serde_json::Value;
+
+pub fn shoal_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SHOAL_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-exe> → target/<profile>/shoal
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().and_then(|p| p.parent()).expect("target dir").join("shoal")
+}
+
+/// A port that was free a moment ago (bound to 0 and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Waits until `f` returns true, polling every 20 ms, up to `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("timed out after {timeout:?} waiting for {what}")
+}
+
+/// One `shoal` process. Killed (SIGKILL) on drop; its data dir is removed with the struct.
+pub struct TestNode {
+    pub name: String,
+    pub port: u16,
+    pub console_port: u16,
+    pub cluster_port: u16,
+    pub data_dir: tempfile::TempDir,
+    pub extra_args: Vec<String>,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl TestNode {
+    /// Starts a single node with test-friendly session lifetimes and waits until it serves.
+    pub async fn start(extra_args: &[&str]) -> anyhow::Result<TestNode> {
+        let data_dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
+        let log_path = data_dir.path().join("node.log");
+        let mut node = TestNode {
+            name: "test1".into(),
+            port: free_port(),
+            console_port: free_port(),
+            cluster_port: free_port(),
+            data_dir,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            log_path,
+        };
+        node.spawn().await?;
+        Ok(node)
+    }
+
+    /// (Re)starts the process on the same ports and data dir.
+    pub async fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path)?;
+        let mut cmd = Command::new(shoal_bin());
+        cmd.args(["--name", &self.name])
+            .args(["--data_dir", &self.data_dir.path().join("data").display().to_string()])
+            .args(["--socket.port", &self.port.to_string()])
+            .args(["--console.port", &self.console_port.to_string()])
+            .args(["--cluster.port", &self.cluster_port.to_string()])
+            .args(["--session.token_expiry_sec", "7200", "--session.refresh_token_expiry_sec", "86400"])
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = cmd.spawn().with_context(|| format!("spawning {}", shoal_bin().display()))?;
+        self.child = Some(child);
+        let url = format!("{}/healthcheck", self.base());
+        let client = reqwest::Client::new();
+        let res = wait_until(Duration::from_secs(60), "healthcheck", || {
+            let (client, url) = (client.clone(), url.clone());
+            async move { client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
+        })
+        .await;
+        if let Err(e) = res {
+            bail!("{e}; node log:\n{}", self.log());
+        }
+        Ok(())
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// True while the process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    pub fn client(&self) -> Client {
+        Client { base: self.base(), http: reqwest::Client::new() }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A response: HTTP status and the JSON body (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    /// Asserts an error response with this HTTP status, gRPC code and message.
+    pub fn assert_error(&self, status: u16, code: i64, message: &str) {
+        assert_eq!(self.status, status, "status; body {}", self.body);
+        assert_eq!(self.body["code"], code, "code; body {}", self.body);
+        assert_eq!(self.body["message"], message, "message; body {}", self.body);
+    }
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "expected 200, got body {}", self.body);
+        self.body
+    }
+}
+
+pub enum Auth<'a> {
+    None,
+    Basic(&'a str),
+    Bearer(&'a str),
+    Raw(&'a str),
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    pub async fn call(&self, method: &str, path: &str, auth: Auth<'_>, body: Option<Vec<u8>>) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        req = match auth {
+            Auth::None => req,
+            Auth::Basic(key) => req.header(
+                "Authorization",
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))),
+            ),
+            Auth::Bearer(t) => req.header("Authorization", format!("Bearer {t}")),
+            Auth::Raw(v) => req.header("Authorization", v),
+        };
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body read");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp { status, body, headers }
+    }
+
+    pub async fn json(&self, method: &str, path: &str, auth: Auth<'_>, body: Value) -> Resp {
+        self.call(method, path, auth, Some(serde_json::to_vec(&body).unwrap())).await
+    }
+
+    /// Authenticates (creating) a custom id; returns (token, refresh_token).
+    pub async fn login_custom(&self, id: &str) -> (String, String) {
+        let b = self
+            .json("POST", "/v2/account/authenticate/custom?create=true", Auth::Basic("defaultkey"), serde_json::json!({"id": id}))
+            .await
+            .ok();
+        (b["token"].as_str().unwrap().to_string(), b["refresh_token"].as_str().unwrap().to_string())
+    }
+}
+
+/// The `uid` claim of a session token.
+pub fn token_user_id(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("jwt payload");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64");
+    let v: Value = serde_json::from_slice(&raw).expect("json");
+    v["uid"].as_str().unwrap().to_string()
+}

@@ -152,6 +152,7 @@ export async function startServer(options = {}) {
     "--console.port", String(ports.console),
     "--cluster.port", String(ports.cluster),
     "--session.token_expiry_sec", "7200",
+    "--session.refresh_token_expiry_sec", "86400",
     "--logger.level", "warn",
     ...(options.extraArgs ?? []),
   ];
