@@ -16,12 +16,27 @@ pub enum ClusterError {
     Unavailable(String),
     #[error("raft initialisation failed: {0}")]
     Init(String),
+    /// Another leader appeared while a forwarded request was in flight; the request's
+    /// outcome is unknown.
+    #[error("the leader changed while the request was in flight")]
+    LeaderChanged,
+    /// The peer could not be reached; nothing was sent.
+    #[error("peer unreachable: {0}")]
+    Unreachable(String),
+    #[error("cluster transport: {0}")]
+    Transport(String),
+    #[error("peer authentication failed: {0}")]
+    Auth(String),
+    #[error("bad message from peer: {0}")]
+    Decode(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 impl ClusterError {
     /// True when the operation certainly did not take effect, so a blind retry is safe.
     pub fn is_certainly_not_applied(&self) -> bool {
-        matches!(self, ClusterError::NotLeader { .. })
+        matches!(self, ClusterError::NotLeader { .. } | ClusterError::Unreachable(_))
     }
 
     pub fn to_status(&self) -> Status {

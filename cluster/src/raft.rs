@@ -1,22 +1,27 @@
-//! `RaftHandle`: a clonable handle over the node's openraft instance.
+//! `RaftHandle`: a clonable handle over the node's openraft instance. Writes and read
+//! barriers issued on any node reach the leader transparently.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{Config, Raft, ServerState, SnapshotPolicy};
 use shoal_config::NodeConfig;
-use shoal_storage::{ClusterNode, Command, LogStore, NodeId, Response, StateMachine, TypeConfig};
+use shoal_storage::{ClusterNode, Command, LogStore, NodeId, Response, StateMachine, TypeConfig, decode, encode};
 
 use crate::error::ClusterError;
 use crate::network::PeerNetwork;
+use crate::rpc::{ForwardError, Handler, PeerRequest, PeerResponse};
+use crate::transport::Transport;
 
 #[derive(Clone)]
 pub struct RaftHandle {
     raft: Raft<TypeConfig>,
     node_id: NodeId,
     call_timeout: Duration,
+    transport: Transport,
 }
 
 /// A point-in-time view of this node's Raft state.
@@ -28,18 +33,28 @@ pub struct RaftStatus {
     pub term: u64,
     pub last_log_index: u64,
     pub applied_index: u64,
+    /// Voters and learners of the current membership.
+    pub voters: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+    pub nodes: BTreeMap<NodeId, ClusterNode>,
 }
 
+enum Next {
+    Retry,
+    Forward(Option<NodeId>, ClusterNode),
+}
+
+const RETRY_PAUSE: Duration = Duration::from_millis(25);
+
 impl RaftHandle {
-    /// Starts Raft over the given stores. With `cluster.bootstrap_expect = 1` an uninitialised
-    /// node initialises a single-member group with itself as the voter; a node restarted from
-    /// its data dir resumes its existing group.
+    /// Starts Raft over the given stores and transport.
     pub async fn start(
         config: &NodeConfig,
         node_id: NodeId,
-        self_node: ClusterNode,
         log: LogStore,
         sm: StateMachine,
+        transport: Transport,
+        handler: Arc<Handler>,
     ) -> Result<Self, ClusterError> {
         let c = &config.cluster;
         let raft_config = Config {
@@ -47,28 +62,34 @@ impl RaftHandle {
             heartbeat_interval: c.heartbeat_interval_ms,
             election_timeout_min: c.election_timeout_min_ms,
             election_timeout_max: c.election_timeout_max_ms,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
-            max_in_snapshot_log_to_keep: 1_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(c.snapshot_logs_since_last),
+            max_in_snapshot_log_to_keep: c.snapshot_logs_to_keep,
             ..Default::default()
         }
         .validate()
         .map_err(|e| ClusterError::Init(e.to_string()))?;
-        let raft = Raft::new(node_id, Arc::new(raft_config), PeerNetwork::default(), log, sm)
+        let raft = Raft::new(node_id, Arc::new(raft_config), PeerNetwork::new(transport.clone()), log, sm)
             .await
             .map_err(|e| ClusterError::Init(e.to_string()))?;
-        let handle = RaftHandle { raft, node_id, call_timeout: Duration::from_millis(c.call_timeout_ms) };
-        let initialized =
-            handle.raft.is_initialized().await.map_err(|e| ClusterError::Init(e.to_string()))?;
-        if !initialized && c.bootstrap_expect == 1 {
-            let members = BTreeMap::from([(node_id, self_node)]);
-            handle.raft.initialize(members).await.map_err(|e| ClusterError::Init(e.to_string()))?;
-            tracing::info!(node_id, "initialised single-member raft group");
-        }
-        Ok(handle)
+        let _ = handler.raft.set(raft.clone());
+        Ok(RaftHandle { raft, node_id, call_timeout: Duration::from_millis(c.call_timeout_ms), transport })
     }
 
     pub fn node_id(&self) -> NodeId {
         self.node_id
+    }
+
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(false)
+    }
+
+    /// Initialises a new group with these voters (only on a node with no Raft state).
+    pub async fn initialize(&self, members: BTreeMap<NodeId, ClusterNode>) -> Result<(), ClusterError> {
+        self.raft.initialize(members).await.map_err(|e| ClusterError::Init(e.to_string()))
     }
 
     /// Waits until some node is leader, up to `timeout`.
@@ -82,33 +103,142 @@ impl RaftHandle {
         m.current_leader.ok_or_else(|| ClusterError::Unavailable("no leader".into()))
     }
 
-    /// Proposes a command and waits until it is committed and applied on this node.
-    pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
-        let ms = self.call_timeout.as_millis() as u64;
-        match tokio::time::timeout(self.call_timeout, self.raft.client_write(cmd)).await {
-            Err(_) => Err(ClusterError::Timeout { ms }),
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(ClusterError::NotLeader { leader: f.leader_id })
+    fn leader_node(&self, leader: Option<NodeId>, node: Option<ClusterNode>) -> Next {
+        match (leader, node) {
+            (l, Some(n)) => Next::Forward(l, n),
+            (Some(id), None) => {
+                let m = self.raft.metrics().borrow().membership_config.clone();
+                match m.membership().get_node(&id) {
+                    Some(n) => Next::Forward(Some(id), n.clone()),
+                    None => Next::Retry,
+                }
             }
-            Ok(Err(e)) => Err(ClusterError::Unavailable(e.to_string())),
+            (None, None) => Next::Retry,
         }
     }
 
-    /// Returns once this node's state machine has applied everything committed before the
-    /// call: reads after it see every write acknowledged before it.
-    pub async fn read_barrier(&self) -> Result<(), ClusterError> {
-        let ms = self.call_timeout.as_millis() as u64;
-        match tokio::time::timeout(self.call_timeout, self.raft.ensure_linearizable()).await {
-            Err(_) => Err(ClusterError::Timeout { ms }),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(RaftError::APIError(e))) => match e {
-                openraft::error::CheckIsLeaderError::ForwardToLeader(f) => {
-                    Err(ClusterError::NotLeader { leader: f.leader_id })
+    /// Sends a request to the leader. If this node learns of another leader (or of none)
+    /// while waiting, the call ends at once with `LeaderChanged`: a leader that died with
+    /// the request would otherwise hold the caller until its deadline.
+    async fn forward(
+        &self,
+        leader: Option<NodeId>,
+        node: &ClusterNode,
+        req: &PeerRequest,
+        remaining: Duration,
+    ) -> Result<PeerResponse, ClusterError> {
+        let addr: SocketAddr =
+            node.cluster_addr.parse().map_err(|e| ClusterError::Config(format!("bad leader address: {e}")))?;
+        let mut metrics = self.raft.metrics();
+        let leader_changed = async move {
+            loop {
+                if metrics.borrow_and_update().current_leader != leader {
+                    return;
                 }
-                other => Err(ClusterError::Unavailable(other.to_string())),
-            },
-            Ok(Err(e)) => Err(ClusterError::Unavailable(e.to_string())),
+                if metrics.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        };
+        tokio::select! {
+            res = self.transport.rpc(addr, encode(req), remaining) => {
+                let bytes = res?;
+                decode(&bytes).map_err(|e| ClusterError::Decode(e.to_string()))
+            }
+            _ = leader_changed => Err(ClusterError::LeaderChanged),
+        }
+    }
+
+    /// Proposes a command and waits until it is committed and applied. On a follower the
+    /// command is forwarded to the leader; "not the leader" answers are retried (they are
+    /// certainly not applied) until the call's deadline.
+    pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
+        let deadline = Instant::now() + self.call_timeout;
+        let ms = self.call_timeout.as_millis() as u64;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ClusterError::Timeout { ms });
+            }
+            let next = match tokio::time::timeout(remaining, self.raft.client_write(cmd.clone())).await {
+                Err(_) => return Err(ClusterError::Timeout { ms }),
+                Ok(Ok(resp)) => return Ok(resp.data),
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                    self.leader_node(f.leader_id, f.leader_node)
+                }
+                Ok(Err(e)) => return Err(ClusterError::Unavailable(e.to_string())),
+            };
+            match next {
+                Next::Retry => tokio::time::sleep(RETRY_PAUSE.min(remaining)).await,
+                Next::Forward(leader, node) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    match self.forward(leader, &node, &PeerRequest::Write(cmd.clone()), remaining).await {
+                        Ok(PeerResponse::Write(Ok(r))) => return Ok(r),
+                        Ok(PeerResponse::Write(Err(ForwardError::NotLeader { .. }))) => {
+                            tokio::time::sleep(RETRY_PAUSE.min(remaining)).await
+                        }
+                        Ok(PeerResponse::Write(Err(ForwardError::Unavailable(e)))) => {
+                            return Err(ClusterError::Unavailable(e));
+                        }
+                        Ok(_) => return Err(ClusterError::Unavailable("unexpected reply from the leader".into())),
+                        // Not connected: the request never left, so it is safe to retry.
+                        Err(ClusterError::Unreachable(_)) => tokio::time::sleep(RETRY_PAUSE.min(remaining)).await,
+                        Err(ClusterError::Timeout { .. }) => return Err(ClusterError::Timeout { ms }),
+                        // The write may have reached the old leader: outcome unknown.
+                        Err(e) => return Err(ClusterError::Unavailable(e.to_string())),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns once this node has applied everything committed before the call (a read
+    /// index obtained from the leader), so reads after it see every acknowledged write.
+    pub async fn read_barrier(&self) -> Result<(), ClusterError> {
+        let deadline = Instant::now() + self.call_timeout;
+        let ms = self.call_timeout.as_millis() as u64;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ClusterError::Timeout { ms });
+            }
+            let next = match tokio::time::timeout(remaining, self.raft.ensure_linearizable()).await {
+                Err(_) => return Err(ClusterError::Timeout { ms }),
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
+                    self.leader_node(f.leader_id, f.leader_node)
+                }
+                Ok(Err(e)) => return Err(ClusterError::Unavailable(e.to_string())),
+            };
+            let (leader, node) = match next {
+                Next::Retry => {
+                    tokio::time::sleep(RETRY_PAUSE.min(remaining)).await;
+                    continue;
+                }
+                Next::Forward(leader, node) => (leader, node),
+            };
+            match self.forward(leader, &node, &PeerRequest::ReadIndex, remaining).await {
+                Ok(PeerResponse::ReadIndex(Ok(index))) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    return self
+                        .raft
+                        .wait(Some(remaining))
+                        .applied_index_at_least(Some(index), "read index applied")
+                        .await
+                        .map(|_| ())
+                        .map_err(|_| ClusterError::Timeout { ms });
+                }
+                // Reads are idempotent: any of these is retried.
+                Ok(PeerResponse::ReadIndex(Err(ForwardError::NotLeader { .. })))
+                | Err(ClusterError::Unreachable(_))
+                | Err(ClusterError::LeaderChanged) => tokio::time::sleep(RETRY_PAUSE.min(remaining)).await,
+                Ok(PeerResponse::ReadIndex(Err(ForwardError::Unavailable(e)))) => {
+                    return Err(ClusterError::Unavailable(e));
+                }
+                Ok(_) => return Err(ClusterError::Unavailable("unexpected reply from the leader".into())),
+                Err(ClusterError::Timeout { .. }) => return Err(ClusterError::Timeout { ms }),
+                Err(e) => return Err(ClusterError::Unavailable(e.to_string())),
+            }
         }
     }
 
@@ -121,6 +251,10 @@ impl RaftHandle {
             ServerState::Candidate => "candidate",
             ServerState::Shutdown => "shutdown",
         };
+        let membership = m.membership_config.membership();
+        let voters: Vec<NodeId> = membership.voter_ids().collect();
+        let learners: Vec<NodeId> = membership.learner_ids().collect();
+        let nodes = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
         RaftStatus {
             node_id: self.node_id,
             role,
@@ -128,6 +262,9 @@ impl RaftHandle {
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
             applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            voters,
+            learners,
+            nodes,
         }
     }
 

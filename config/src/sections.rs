@@ -219,6 +219,11 @@ pub struct ClusterConfig {
     pub call_timeout_ms: u64,
     /// Gossip round interval. Default 200.
     pub gossip_interval_ms: u64,
+    /// Build a Raft snapshot after this many log entries since the last one.
+    pub snapshot_logs_since_last: u64,
+    /// Log entries kept behind a snapshot (older ones are purged; a follower further
+    /// behind catches up by snapshot).
+    pub snapshot_logs_to_keep: u64,
     /// Certificate files for mutual TLS between nodes.
     pub tls: ClusterTlsConfig,
 }
@@ -238,6 +243,8 @@ impl Default for ClusterConfig {
             election_timeout_max_ms: 1000,
             call_timeout_ms: 5000,
             gossip_interval_ms: 200,
+            snapshot_logs_since_last: 10_000,
+            snapshot_logs_to_keep: 1_000,
             tls: ClusterTlsConfig::default(),
         }
     }

@@ -223,6 +223,7 @@ impl NodeConfig {
         }
         at_least_one("cluster.call_timeout_ms", cluster.call_timeout_ms)?;
         at_least_one("cluster.gossip_interval_ms", cluster.gossip_interval_ms)?;
+        at_least_one("cluster.snapshot_logs_since_last", cluster.snapshot_logs_since_last)?;
         let tls = &cluster.tls;
         if tls.cert.is_some() != tls.key.is_some() {
             return Err(ConfigError::invalid(

@@ -10,24 +10,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use shoal_cluster::RaftHandle;
+use shoal_cluster::{Cluster, NodeInfo, RaftHandle};
 use shoal_config::NodeConfig;
-use shoal_storage::ClusterNode;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod api;
+pub mod console;
 pub mod core;
+pub mod status;
 pub mod tokens;
 
 /// A running node. Dropping it without `shutdown` leaves the tasks running until the
 /// runtime stops.
 pub struct NodeHandle {
     pub api_addr: SocketAddr,
+    pub console_addr: SocketAddr,
     pub raft: RaftHandle,
+    pub cluster: Cluster,
     pub core: core::Core,
     shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<()>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl NodeHandle {
@@ -36,10 +39,12 @@ impl NodeHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if tokio::time::timeout(Duration::from_secs(10), &mut self.server).await.is_err() {
-            self.server.abort();
+        for mut server in std::mem::take(&mut self.servers) {
+            if tokio::time::timeout(Duration::from_secs(10), &mut server).await.is_err() {
+                server.abort();
+            }
         }
-        self.raft.shutdown().await;
+        self.cluster.shutdown().await;
     }
 }
 
@@ -78,30 +83,57 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         .await
         .with_context(|| format!("binding the client API on port {}", config.socket.port))?;
     let api_addr = listener.local_addr()?;
-    let advertised = |port: u16| {
-        let host = if config.cluster.address.is_empty() { "127.0.0.1" } else { &config.cluster.address };
-        format!("{host}:{port}")
+    let console_listener = tokio::net::TcpListener::bind((bind_host(&config.console.address), config.console.port))
+        .await
+        .with_context(|| format!("binding the console on port {}", config.console.port))?;
+    let console_addr = console_listener.local_addr()?;
+    let advertise = |addr: SocketAddr, host: &str| {
+        let host = if host.is_empty() || host == "0.0.0.0" { "127.0.0.1" } else { host };
+        SocketAddr::new(host.parse().unwrap_or(addr.ip()), addr.port())
     };
-    let self_node = ClusterNode {
+    let info = NodeInfo {
         name: config.name.clone(),
-        cluster_addr: advertised(config.cluster.port),
-        api_addr: advertised(api_addr.port()),
+        node_id: id,
+        api_addr: advertise(api_addr, &config.socket.address),
+        console_addr: advertise(console_addr, &config.console.address),
     };
-    let raft = RaftHandle::start(&config, id, self_node, log, sm).await?;
-    if config.cluster.bootstrap_expect == 1 {
+    let cluster = Cluster::start(&config, info, log, sm).await?;
+    let raft = cluster.raft.clone();
+    if config.cluster.bootstrap_expect == 1 && config.cluster.seeds.is_empty() {
         raft.wait_for_leader(Duration::from_secs(30)).await?;
     }
     let core = core::Core::new(config.clone(), raft.clone(), reader);
-    let app = api::router(core.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = rx.await;
+    let (stop_api, stop_console) = {
+        let rx = futures::future::FutureExt::shared(rx);
+        (rx.clone(), rx)
+    };
+    let app = api::router(core.clone());
+    let api_server = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop_api.await;
         });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "client API server stopped");
         }
     });
-    tracing::info!(node = %config.name, node_id = id, api = %api_addr, "node started");
-    Ok(NodeHandle { api_addr, raft, core, shutdown: Some(tx), server })
+    let console_app = console::router(config.clone(), cluster.clone());
+    let console_server = tokio::spawn(async move {
+        let serve = axum::serve(console_listener, console_app).with_graceful_shutdown(async move {
+            let _ = stop_console.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "console server stopped");
+        }
+    });
+    tracing::info!(node = %config.name, node_id = id, api = %api_addr, console = %console_addr, cluster = %cluster.cluster_addr(), "node started");
+    Ok(NodeHandle {
+        api_addr,
+        console_addr,
+        raft,
+        cluster,
+        core,
+        shutdown: Some(tx),
+        servers: vec![api_server, console_server],
+    })
 }

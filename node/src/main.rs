@@ -30,8 +30,37 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+fn run_subcommand(args: Vec<String>) -> std::process::ExitCode {
+    use clap::Parser;
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = match args[1].as_str() {
+        "status" => {
+            let parsed = shoal_node::status::StatusArgs::parse_from(args.iter().skip(1));
+            runtime.block_on(shoal_node::status::run(parsed))
+        }
+        _ => unreachable!("only known subcommands reach here"),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoal: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let config = match shoal_config::load(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "status") {
+        return run_subcommand(args);
+    }
+    let config = match shoal_config::load(args.into_iter().skip(1)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("shoal: {e}");

@@ -19,15 +19,23 @@ fn authorization(parts: &Parts) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// The username part of `Authorization: Basic base64(user:pass)`.
-pub fn basic_username(header: &str) -> Option<String> {
+/// (username, password) of `Authorization: Basic base64(user:pass)`.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
     let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
     let s = String::from_utf8(raw).ok()?;
-    Some(s.split_once(':').map(|(u, _)| u.to_string()).unwrap_or(s))
+    Some(match s.split_once(':') {
+        Some((u, p)) => (u.to_string(), p.to_string()),
+        None => (s, String::new()),
+    })
+}
+
+/// The username part of `Authorization: Basic base64(user:pass)`.
+pub fn basic_username(header: &str) -> Option<String> {
+    basic_credentials(header).map(|(u, _)| u)
 }
 
 fn bearer(header: &str) -> Option<&str> {

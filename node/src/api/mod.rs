@@ -13,7 +13,7 @@ use crate::core::Core;
 mod extract;
 mod routes;
 
-pub use extract::basic_username;
+pub use extract::{basic_credentials, basic_username};
 
 /// A `Status` on its way out as an HTTP response.
 #[derive(Debug)]

@@ -1,0 +1,114 @@
+//! The console API on `console.port` (HTTP Basic with `console.username`/`password`).
+//! Serves the cluster status document that `shoal status` prints.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use shoal_cluster::Cluster;
+use shoal_config::NodeConfig;
+use shoal_proto::Status;
+
+use crate::api::{ApiError, basic_credentials};
+
+/// One node in `GET /v2/console/cluster`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeStatus {
+    pub name: String,
+    /// The Raft node id, as a string (it does not fit a JSON double).
+    pub node_id: String,
+    pub api_address: String,
+    pub console_address: String,
+    pub cluster_address: String,
+    /// "leader", "follower", "learner", "candidate", "uninitialized", or "down" for a
+    /// member Raft still lists that gossip no longer sees.
+    pub raft_role: String,
+    pub ready: bool,
+    pub term: u64,
+    /// Highest log index this node knows is committed (its applied index).
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub bundle_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterStatus {
+    pub leader: String,
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Clone)]
+struct ConsoleState {
+    config: Arc<NodeConfig>,
+    cluster: Cluster,
+}
+
+fn check_auth(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Status::unauthenticated("Console authentication required."))?;
+    match basic_credentials(header) {
+        Some((u, p)) if u == state.config.console.username && p == state.config.console.password => Ok(()),
+        _ => Err(Status::unauthenticated("Invalid credentials.").into()),
+    }
+}
+
+pub async fn cluster_status(cluster: &Cluster) -> ClusterStatus {
+    let raft = cluster.raft.status();
+    let members = cluster.members().await;
+    let mut nodes: Vec<NodeStatus> = members
+        .iter()
+        .map(|m| {
+            let num = |k: &str| m.extra.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+            NodeStatus {
+                name: m.name.clone(),
+                node_id: m.node_id.to_string(),
+                api_address: m.api_addr.clone(),
+                console_address: m.console_addr.clone(),
+                cluster_address: m.cluster_addr.clone(),
+                raft_role: m.raft_role.clone(),
+                ready: m.ready,
+                term: num(shoal_cluster::gossip_keys::TERM),
+                commit_index: num(shoal_cluster::gossip_keys::APPLIED_INDEX),
+                applied_index: num(shoal_cluster::gossip_keys::APPLIED_INDEX),
+                bundle_version: m.bundle_version.clone(),
+            }
+        })
+        .collect();
+    for (id, n) in &raft.nodes {
+        if !members.iter().any(|m| m.node_id == *id) {
+            nodes.push(NodeStatus {
+                name: n.name.clone(),
+                node_id: id.to_string(),
+                api_address: n.api_addr.clone(),
+                console_address: String::new(),
+                cluster_address: n.cluster_addr.clone(),
+                raft_role: "down".into(),
+                ready: false,
+                term: 0,
+                commit_index: 0,
+                applied_index: 0,
+                bundle_version: String::new(),
+            });
+        }
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let leader = raft.leader.and_then(|l| raft.nodes.get(&l)).map(|n| n.name.clone()).unwrap_or_default();
+    ClusterStatus { leader, nodes }
+}
+
+async fn get_cluster(State(state): State<ConsoleState>, headers: HeaderMap) -> Result<Json<ClusterStatus>, ApiError> {
+    check_auth(&state, &headers)?;
+    Ok(Json(cluster_status(&state.cluster).await))
+}
+
+pub fn router(config: Arc<NodeConfig>, cluster: Cluster) -> Router {
+    Router::new()
+        .route("/v2/console/cluster", get(get_cluster))
+        .fallback(|| async { ApiError(Status::not_found("Not Found")) })
+        .with_state(ConsoleState { config, cluster })
+}
