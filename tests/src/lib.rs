@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
+/// A UDP port that was free a moment ago (for the QUIC cluster endpoint).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("free udp port")
+}
+
 /// Waits until `f` returns true, polling every 20 ms, up to `timeout`.
 pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut f: F) -> anyhow::Result<()>
 where
@@ -58,20 +63,40 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a single node with test-friendly session lifetimes and waits until it serves.
     pub async fn start(extra_args: &[&str]) -> anyhow::Result<TestNode> {
+        let mut node = TestNode::new("test1", extra_args)?;
+        node.spawn().await?;
+        Ok(node)
+    }
+
+    /// A node that is not started yet, on fresh free ports and a fresh data dir.
+    pub fn new(name: &str, extra_args: &[&str]) -> anyhow::Result<TestNode> {
         let data_dir = tempfile::Builder::new().prefix("shoal-test-").tempdir()?;
         let log_path = data_dir.path().join("node.log");
-        let mut node = TestNode {
-            name: "test1".into(),
+        Ok(TestNode {
+            name: name.into(),
             port: free_port(),
             console_port: free_port(),
-            cluster_port: free_port(),
+            cluster_port: free_udp_port(),
             data_dir,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             child: None,
             log_path,
-        };
-        node.spawn().await?;
-        Ok(node)
+        })
+    }
+
+    /// GET /v2/console/cluster on this node (console defaults admin:password).
+    pub async fn cluster_status(&self) -> Option<Value> {
+        let r = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}/v2/console/cluster", self.console_port))
+            .basic_auth("admin", Some("password"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.json().await.ok()
     }
 
     /// (Re)starts the process on the same ports and data dir.
@@ -119,6 +144,11 @@ impl TestNode {
         }
     }
 
+    /// True if the process was started and not killed by the harness.
+    pub fn is_started(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// True while the process is running.
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
@@ -133,6 +163,87 @@ impl Drop for TestNode {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// N real nodes on loopback forming one cluster from one seed address.
+pub struct TestCluster {
+    pub nodes: Vec<TestNode>,
+}
+
+/// Cluster flags shared by every test node: short timeouts so tests are quick.
+pub const CLUSTER_TEST_ARGS: &[&str] = &["--cluster.secret", "test-secret", "--cluster.dead_node_grace_sec", "30"];
+
+impl TestCluster {
+    /// Creates `n` nodes (n1…nN) seeded at n1's cluster address, starts them in `order`
+    /// (indexes into the node list), and waits until every node reports the same leader
+    /// and `n` ready members.
+    pub async fn start(n: usize, order: &[usize], extra_args: &[&str]) -> anyhow::Result<TestCluster> {
+        let mut nodes = Vec::new();
+        let mut seed = String::new();
+        for i in 0..n {
+            let mut args: Vec<String> = CLUSTER_TEST_ARGS.iter().map(|s| s.to_string()).collect();
+            args.extend(["--cluster.bootstrap_expect".into(), n.to_string()]);
+            args.extend(extra_args.iter().map(|s| s.to_string()));
+            let mut node = TestNode::new(&format!("n{}", i + 1), &[])?;
+            if i == 0 {
+                seed = format!("127.0.0.1:{}", node.cluster_port);
+            }
+            args.extend(["--cluster.seeds".into(), seed.clone()]);
+            node.extra_args = args;
+            nodes.push(node);
+        }
+        for &i in order {
+            nodes[i].spawn().await?;
+        }
+        let cluster = TestCluster { nodes };
+        cluster.wait_ready(n).await?;
+        Ok(cluster)
+    }
+
+    /// Waits until every running node sees `n` ready members and one agreed leader.
+    pub async fn wait_ready(&self, n: usize) -> anyhow::Result<()> {
+        let res = wait_until(Duration::from_secs(60), "cluster ready", || async {
+            let mut leaders = std::collections::BTreeSet::new();
+            for node in &self.nodes {
+                if !node.is_started() {
+                    continue;
+                }
+                let Some(s) = node.cluster_status().await else { return false };
+                let ready = s["nodes"].as_array().map(|a| a.iter().filter(|m| m["ready"] == true).count()).unwrap_or(0);
+                if ready < n || s["leader"].as_str().unwrap_or("").is_empty() {
+                    return false;
+                }
+                leaders.insert(s["leader"].as_str().unwrap_or("").to_string());
+            }
+            leaders.len() == 1
+        })
+        .await;
+        if let Err(e) = res {
+            let logs: Vec<String> = self.nodes.iter().map(|n| format!("--- {} ---\n{}", n.name, tail(&n.log(), 60))).collect();
+            bail!("{e}\n{}", logs.join("\n"));
+        }
+        Ok(())
+    }
+
+    /// The current leader's index in `nodes`, as the first running node reports it.
+    pub async fn leader(&self) -> Option<usize> {
+        for node in &self.nodes {
+            if !node.is_started() {
+                continue;
+            }
+            if let Some(s) = node.cluster_status().await {
+                let name = s["leader"].as_str()?.to_string();
+                return self.nodes.iter().position(|n| n.name == name);
+            }
+        }
+        None
+    }
+}
+
+/// The last `lines` lines of `s`.
+pub fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
 }
 
 /// A response: HTTP status and the JSON body (Null when empty or not JSON).
