@@ -1,7 +1,127 @@
-//! `shoal-bench`: the load generator and benchmark scenarios. Not built yet; see the
-//! benchmarks issue. Running it says so rather than printing made-up figures.
+//! `shoal-bench`: benchmark scenarios against real `shoal` processes started from the
+//! release binary. Each prints a table row and writes its result as JSON under
+//! `bench/results/`. Figures are measurements, never assertions.
+//!
+//! `cargo build --release --bin shoal && cargo run -p shoal-bench --release -- storage-write --nodes 3 --clients 64`
 
-fn main() -> std::process::ExitCode {
-    eprintln!("shoal-bench: not implemented yet (see the benchmarks issue)");
-    std::process::ExitCode::FAILURE
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use shoal_tests::{TestCluster, TestNode};
+
+mod report;
+
+#[derive(Parser)]
+#[command(name = "shoal-bench")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Where JSON results go.
+    #[arg(long, global = true, default_value = "bench/results")]
+    out: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Replicated storage-object writes (closed loop), each client its own user and keys.
+    StorageWrite {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+}
+
+/// Starts `nodes` nodes (one plain node when 1) and returns their client API base URLs.
+async fn start(nodes: usize) -> anyhow::Result<(Vec<String>, Option<TestCluster>, Option<TestNode>)> {
+    let quiet = ["--logger.level", "warn"];
+    if nodes == 1 {
+        let n = TestNode::start(&quiet).await?;
+        Ok((vec![n.base()], None, Some(n)))
+    } else {
+        let order: Vec<usize> = (0..nodes).collect();
+        let c = TestCluster::start(nodes, &order, &quiet).await?;
+        Ok((c.nodes.iter().map(|n| n.base()).collect(), Some(c), None))
+    }
+}
+
+async fn storage_write(nodes: usize, clients: usize, seconds: u64) -> anyhow::Result<report::Result> {
+    let (bases, _cluster, _node) = start(nodes).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    // One user per client, spread over the nodes; sessions made before the clock starts.
+    let mut sessions = Vec::new();
+    for i in 0..clients {
+        let base = bases[i % bases.len()].clone();
+        let resp: serde_json::Value = http
+            .post(format!("{base}/v2/account/authenticate/custom?create=true"))
+            .basic_auth("defaultkey", Some(""))
+            .json(&json!({"id": format!("bench-user-{i:06}")}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = resp["token"].as_str().context("authenticate gave no token")?.to_string();
+        sessions.push((base, token));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, (base, token)) in sessions.into_iter().enumerate() {
+        let (http, stop, errors) = (http.clone(), stop.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut h = report::histogram();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let body = json!({"objects":[{"collection":"bench","key":format!("k{}", n % 1000),"value":format!("{{\"c\":{i},\"n\":{n}}}")}]});
+                let t = Instant::now();
+                let r = http.put(format!("{base}/v2/storage")).bearer_auth(&token).json(&body).send().await;
+                match r {
+                    Ok(resp) if resp.status().is_success() => {
+                        let _ = resp.bytes().await;
+                        h.record(t.elapsed().as_micros().max(1) as u64).ok();
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            h
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    let mut total = report::histogram();
+    for t in tasks {
+        total.add(t.await?)?;
+    }
+    Ok(report::Result::new("storage-write", nodes, clients, elapsed, &total, errors.load(Ordering::Relaxed)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if std::env::var_os("SHOAL_BIN").is_none() {
+        let release = shoal_tests::shoal_bin();
+        anyhow::ensure!(release.exists(), "{} not found: run `cargo build --release --bin shoal` first", release.display());
+    }
+    let result = match cli.scenario {
+        Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
+    };
+    println!("{}", report::Result::table_header());
+    println!("{}", result.table_row());
+    std::fs::create_dir_all(&cli.out)?;
+    let file = cli.out.join(format!("{}-{}n-{}c.json", result.scenario, result.nodes, result.clients));
+    std::fs::write(&file, serde_json::to_string_pretty(&result)?)?;
+    println!("wrote {}", file.display());
+    Ok(())
 }

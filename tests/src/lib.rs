@@ -17,9 +17,15 @@ pub fn shoal_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SHOAL_BIN") {
         return PathBuf::from(p);
     }
-    // target/<profile>/deps/<test-exe> → target/<profile>/shoal
+    // target/<profile>/deps/<test-exe> → target/<profile>/shoal; a binary that is not in
+    // deps/ (e.g. target/release/shoal-bench) has `shoal` beside it.
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent().and_then(|p| p.parent()).expect("target dir").join("shoal")
+    let dir = exe.parent().expect("exe dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target dir").join("shoal")
+    } else {
+        dir.join("shoal")
+    }
 }
 
 /// A port that was free a moment ago (bound to 0 and released).

@@ -117,12 +117,16 @@ impl Core {
 
     /// Users by id and/or username; unknown ones are left out.
     pub async fn get_users(&self, ids: &[String], usernames: &[String]) -> Result<Users, Status> {
+        if ids.is_empty() && usernames.is_empty() {
+            return Ok(Users::default());
+        }
         let mut found: Vec<Uuid> = Vec::new();
         for id in ids {
             let id = Uuid::parse_str(id)
                 .map_err(|_| Status::invalid(format!("ID '{id}' is not a valid system ID.")))?;
             found.push(id);
         }
+        self.read_barrier().await?;
         for name in usernames {
             if let Some(id) = self.reader.user_id_by_username(name).map_err(internal)? {
                 found.push(id);

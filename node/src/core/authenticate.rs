@@ -155,6 +155,7 @@ impl Core {
         if let Some(u) = username {
             validate_username(u)?;
         }
+        self.read_barrier().await?;
         let existing = match &login {
             Login::Device(id) => self.reader.user_id_by_device(id),
             Login::Custom(id) => self.reader.user_id_by_custom(id),
@@ -240,6 +241,7 @@ impl Core {
         if refresh_token.is_empty() {
             return Err(Status::invalid("Refresh token is required."));
         }
+        self.read_barrier().await?;
         let claims = self.tokens.verify_refresh(&self.reader, refresh_token)?;
         let uid = claims.user_id().unwrap_or_default();
         let user = self

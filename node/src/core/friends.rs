@@ -52,6 +52,7 @@ impl Core {
                 .ok_or_else(|| Status::invalid("Invalid cursor."))?;
             Some((c.state, c.position, c.other))
         };
+        self.read_barrier().await?;
         let mut edges: Vec<(u8, i64, Uuid, shoal_storage::FriendEdge)> = self
             .reader
             .friend_edges(user_id)
