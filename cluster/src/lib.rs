@@ -58,6 +58,12 @@ impl Cluster {
         sm: StateMachine,
     ) -> Result<Cluster, ClusterError> {
         let c = &config.cluster;
+        if c.tls.ca.is_some() || c.tls.cert.is_some() || c.tls.key.is_some() {
+            // Refuse rather than silently run without the TLS the operator asked for.
+            return Err(ClusterError::Config(
+                "cluster.tls (mutual TLS with CA files) is not supported yet; peers authenticate with cluster.secret".into(),
+            ));
+        }
         let bind: SocketAddr = format!("{}:{}", host_or(&c.address, "0.0.0.0"), c.port)
             .parse()
             .map_err(|e| ClusterError::Config(format!("cluster.address: {e}")))?;

@@ -258,3 +258,44 @@ async fn a_peer_without_the_cluster_secret_is_rejected() {
     let (t, _) = good.client().login_custom("still-works").await;
     assert!(!t.is_empty());
 }
+
+#[tokio::test]
+async fn a_voter_dead_past_the_grace_period_is_replaced_by_a_learner() {
+    let grace = ["--cluster.dead_node_grace_sec", "2"];
+    let mut cluster = TestCluster::start(3, &[0, 1, 2], &grace).await.unwrap();
+    let seed = format!("127.0.0.1:{}", cluster.nodes[0].cluster_port);
+    let mut n4 = TestNode::new("n4", &[]).unwrap();
+    let mut args: Vec<String> = shoal_tests::CLUSTER_TEST_ARGS.iter().map(|s| s.to_string()).collect();
+    args.extend(["--cluster.bootstrap_expect", "3", "--cluster.seeds", &seed].iter().map(|s| s.to_string()));
+    args.extend(grace.iter().map(|s| s.to_string()));
+    n4.extra_args = args;
+    n4.spawn().await.unwrap();
+    wait_until(Duration::from_secs(30), "n4 a learner", || async {
+        let Some(s) = n4.cluster_status().await else { return false };
+        s["nodes"].as_array().unwrap().iter().any(|n| n["name"] == "n4" && n["raft_role"] == "learner")
+    })
+    .await
+    .unwrap();
+    // Kill a follower voter; after the grace period it leaves the membership and n4 is
+    // promoted to keep three voters.
+    let leader = cluster.leader().await.unwrap();
+    let victim = (leader + 1) % 3;
+    let victim_name = cluster.nodes[victim].name.clone();
+    cluster.nodes[victim].kill();
+    let observer = &cluster.nodes[leader];
+    wait_until(Duration::from_secs(30), "n4 promoted and the dead voter removed", || {
+        let victim_name = victim_name.clone();
+        async move {
+            let Some(s) = observer.cluster_status().await else { return false };
+            let nodes = s["nodes"].as_array().unwrap();
+            let n4_voter = nodes.iter().any(|n| n["name"] == "n4" && n["raft_role"] == "follower");
+            let victim_gone = !nodes.iter().any(|n| n["name"] == victim_name.as_str());
+            n4_voter && victim_gone
+        }
+    })
+    .await
+    .unwrap();
+    // The group still commits writes.
+    let (t, _) = n4.client().login_custom("after-replacement").await;
+    assert!(!t.is_empty());
+}
