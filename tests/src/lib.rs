@@ -123,13 +123,18 @@ impl TestNode {
         self.child = Some(child);
         let url = format!("{}/healthcheck", self.base());
         let client = reqwest::Client::new();
-        let res = wait_until(Duration::from_secs(60), "healthcheck", || {
-            let (client, url) = (client.clone(), url.clone());
-            async move { client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
-        })
-        .await;
-        if let Err(e) = res {
-            bail!("{e}; node log:\n{}", self.log());
+        let start = Instant::now();
+        loop {
+            if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if !self.is_running() {
+                bail!("{} exited before serving; node log:\n{}", self.name, tail(&self.log(), 80));
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("{} did not serve within 60 s; node log:\n{}", self.name, tail(&self.log(), 80));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
     }

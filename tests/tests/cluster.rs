@@ -299,3 +299,44 @@ async fn a_voter_dead_past_the_grace_period_is_replaced_by_a_learner() {
     let (t, _) = n4.client().login_custom("after-replacement").await;
     assert!(!t.is_empty());
 }
+
+#[tokio::test]
+async fn duplicate_names_are_refused_and_status_prints_the_cluster() {
+    let first = TestNode::start(&["--cluster.secret", "test-secret"]).await.unwrap();
+    let seed = format!("127.0.0.1:{}", first.cluster_port);
+    // Same name, another node id: refused at start with a clear error.
+    let mut dup = TestNode::new("test1", &["--cluster.secret", "test-secret", "--cluster.seeds", &seed]).unwrap();
+    assert!(dup.spawn().await.is_err(), "a second node named test1 started");
+    wait_until(Duration::from_secs(10), "the duplicate to exit", || {
+        let exited = !dup.is_running();
+        async move { exited }
+    })
+    .await
+    .unwrap();
+    assert!(dup.log().contains("already uses the name \"test1\""), "log: {}", dup.log());
+
+    // `shoal status` prints the table and the JSON document.
+    let console = format!("127.0.0.1:{}", first.console_port);
+    let out = std::process::Command::new(shoal_tests::shoal_bin()).args(["status", "--console", &console]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("leader: test1\n"), "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with("NAME"), "{table}");
+    assert!(table.lines().nth(2).unwrap().contains("leader"), "{table}");
+    let out = std::process::Command::new(shoal_tests::shoal_bin())
+        .args(["status", "--console", &console, "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["leader"], "test1");
+    let node = &doc["nodes"][0];
+    for field in ["name", "node_id", "api_address", "console_address", "cluster_address", "raft_role", "ready", "term", "commit_index", "applied_index", "bundle_version"] {
+        assert!(node.get(field).is_some(), "status lacks {field}: {doc}");
+    }
+    // Wrong console credentials are refused.
+    let out = std::process::Command::new(shoal_tests::shoal_bin())
+        .args(["status", "--console", &console, "--password", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
