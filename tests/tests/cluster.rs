@@ -315,7 +315,15 @@ async fn duplicate_names_are_refused_and_status_prints_the_cluster() {
     .unwrap();
     assert!(dup.log().contains("already uses the name \"test1\""), "log: {}", dup.log());
 
-    // `shoal status` prints the table and the JSON document.
+    // `shoal status` prints the table and the JSON document (once gossip has dropped the
+    // dead duplicate and published the survivor's role).
+    wait_until(Duration::from_secs(30), "a single leader member", || async {
+        let Some(s) = first.cluster_status().await else { return false };
+        let nodes = s["nodes"].as_array().unwrap();
+        nodes.len() == 1 && nodes[0]["raft_role"] == "leader"
+    })
+    .await
+    .unwrap();
     let console = format!("127.0.0.1:{}", first.console_port);
     let out = std::process::Command::new(shoal_tests::shoal_bin()).args(["status", "--console", &console]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
