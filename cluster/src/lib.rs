@@ -97,6 +97,9 @@ impl Cluster {
             listen_addr: cluster_addr,
             seed_nodes: c.seeds.clone(),
             failure_detector_config: FailureDetectorConfig {
+                // The prior heartbeat interval: chitchat's 5 s default makes a node seen for
+                // only a few heartbeats take ~40 s to be declared dead.
+                initial_interval: Duration::from_millis(c.gossip_interval_ms * 5),
                 dead_node_grace_period: Duration::from_secs(c.dead_node_grace_sec.max(1) * 2),
                 ..Default::default()
             },

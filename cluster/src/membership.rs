@@ -107,8 +107,13 @@ impl Reconciler {
         let live_ids: BTreeSet<NodeId> = live.iter().map(|m| m.node_id).collect();
         let raft = self.raft.raft().clone();
 
-        // Live members not in the membership join as learners.
-        for m in live.iter().filter(|m| !status.nodes.contains_key(&m.node_id)) {
+        // Live members not in the membership join as learners, unless their name is taken
+        // by another member (that node refuses to start; it must not be admitted meanwhile).
+        let name_taken = |m: &Member| {
+            status.nodes.iter().any(|(id, n)| n.name == m.name && *id != m.node_id)
+                || live.iter().any(|o| o.name == m.name && o.node_id != m.node_id && o.generation < m.generation)
+        };
+        for m in live.iter().filter(|m| !status.nodes.contains_key(&m.node_id) && !name_taken(m)) {
             tracing::info!(node = %m.name, node_id = m.node_id, "adding learner");
             if let Err(e) = raft.add_learner(m.node_id, cluster_node(m), false).await {
                 tracing::debug!(error = %e, "add learner");

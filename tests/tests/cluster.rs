@@ -261,7 +261,7 @@ async fn a_peer_without_the_cluster_secret_is_rejected() {
 
 #[tokio::test]
 async fn a_voter_dead_past_the_grace_period_is_replaced_by_a_learner() {
-    let grace = ["--cluster.dead_node_grace_sec", "2"];
+    let grace = ["--cluster.dead_node_grace_sec", "4"];
     let mut cluster = TestCluster::start(3, &[0, 1, 2], &grace).await.unwrap();
     let seed = format!("127.0.0.1:{}", cluster.nodes[0].cluster_port);
     let mut n4 = TestNode::new("n4", &[]).unwrap();
@@ -317,13 +317,15 @@ async fn duplicate_names_are_refused_and_status_prints_the_cluster() {
 
     // `shoal status` prints the table and the JSON document (once gossip has dropped the
     // dead duplicate and published the survivor's role).
-    wait_until(Duration::from_secs(30), "a single leader member", || async {
+    let res = wait_until(Duration::from_secs(30), "a single leader member", || async {
         let Some(s) = first.cluster_status().await else { return false };
         let nodes = s["nodes"].as_array().unwrap();
         nodes.len() == 1 && nodes[0]["raft_role"] == "leader"
     })
-    .await
-    .unwrap();
+    .await;
+    if let Err(e) = res {
+        panic!("{e}: {:?}", first.cluster_status().await);
+    }
     let console = format!("127.0.0.1:{}", first.console_port);
     let out = std::process::Command::new(shoal_tests::shoal_bin()).args(["status", "--console", &console]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -348,3 +350,4 @@ async fn duplicate_names_are_refused_and_status_prints_the_cluster() {
         .unwrap();
     assert!(!out.status.success());
 }
+
