@@ -98,6 +98,10 @@ pub fn email(email: &str) -> Vec<u8> {
 pub fn storage(collection: &str, user: &Uuid, key: &str) -> Vec<u8> {
     KeyBuf::new(T_STORAGE).str(collection).uuid(user).str(key).into_vec()
 }
+/// Every object of one collection, all users.
+pub fn storage_collection_prefix(collection: &str) -> Vec<u8> {
+    KeyBuf::new(T_STORAGE).str(collection).into_vec()
+}
 /// Every object of one user in one collection (for deletes of a whole account).
 pub fn storage_user_prefix(collection: &str, user: &Uuid) -> Vec<u8> {
     KeyBuf::new(T_STORAGE).str(collection).uuid(user).into_vec()

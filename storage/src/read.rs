@@ -26,6 +26,8 @@ pub enum StorageListPosition {
     Public { key: String, user: Uuid },
     /// One owner's index: ordered by (read, key).
     Owner { read: u8, key: String },
+    /// Every object of a collection (runtime listing): ordered by (user, key).
+    All { user: Uuid, key: String },
 }
 
 /// One storage object with its address.
@@ -197,6 +199,46 @@ impl Reader {
         })?;
         let next = match (more, out.last()) {
             (true, Some(o)) => Some(StorageListPosition::Owner { read: last_read, key: o.key.clone() }),
+            _ => None,
+        };
+        Ok((out, next))
+    }
+
+    /// Every object of a collection regardless of permissions (the runtime's view), ordered
+    /// by (user, key).
+    pub fn storage_list_all(
+        &self,
+        collection: &str,
+        after: Option<&StorageListPosition>,
+        limit: usize,
+    ) -> Result<(Vec<StoredObject>, Option<StorageListPosition>), ReadError> {
+        let prefix = keys::storage_collection_prefix(collection);
+        let after = match after {
+            Some(StorageListPosition::All { user, key }) => Some(keys::storage(collection, user, key)),
+            _ => None,
+        };
+        let start = after.clone().unwrap_or_else(|| prefix.clone());
+        let mut out = Vec::new();
+        let mut more = false;
+        let it = self.db.iterator_cf(self.cf(), IteratorMode::From(&start, Direction::Forward));
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if after.as_deref() == Some(&k[..]) {
+                continue;
+            }
+            let Some((user, pos)) = keys::decode_uuid(&k, prefix.len()) else { continue };
+            let Some((key, _)) = keys::decode_str(&k, pos) else { continue };
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            out.push(StoredObject { collection: collection.into(), key, user_id: user, record: decode(&v)? });
+        }
+        let next = match (more, out.last()) {
+            (true, Some(o)) => Some(StorageListPosition::All { user: o.user_id, key: o.key.clone() }),
             _ => None,
         };
         Ok((out, next))

@@ -187,7 +187,7 @@ async fn storage_list(
     q: Params,
 ) -> ApiResult<StorageObjectList> {
     let out = core
-        .storage_list(&s.user_id(), &collection, q.str("user_id"), q.int("limit")?, q.str("cursor"))
+        .storage_list(Some(&s.user_id()), &collection, q.str("user_id"), q.int("limit")?, q.str("cursor"))
         .await?;
     ok(out)
 }
@@ -198,7 +198,7 @@ async fn storage_list_user(
     Path((collection, user_id)): Path<(String, String)>,
     q: Params,
 ) -> ApiResult<StorageObjectList> {
-    let out = core.storage_list(&s.user_id(), &collection, &user_id, q.int("limit")?, q.str("cursor")).await?;
+    let out = core.storage_list(Some(&s.user_id()), &collection, &user_id, q.int("limit")?, q.str("cursor")).await?;
     ok(out)
 }
 

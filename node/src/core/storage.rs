@@ -207,9 +207,10 @@ impl Core {
 
     /// Lists a collection: with no `user_id`, every user's public objects; with the caller's
     /// own id, its readable objects; with another user's id, that user's public objects.
+    /// `caller = None` is the runtime: it sees every object (of one user, or of all users).
     pub async fn storage_list(
         &self,
-        caller: &Uuid,
+        caller: Option<&Uuid>,
         collection: &str,
         user_id: &str,
         limit: Option<i64>,
@@ -233,12 +234,13 @@ impl Core {
             Some(c.pos)
         };
         self.read_barrier().await?;
-        let (objects, next) = match user {
-            None => self.reader.storage_list_public(collection, pos.as_ref(), limit as usize),
-            Some(u) if u == *caller => {
-                self.reader.storage_list_owner(&u, collection, 1, pos.as_ref(), limit as usize)
-            }
-            Some(u) => self.reader.storage_list_owner(&u, collection, 2, pos.as_ref(), limit as usize),
+        let limit = limit as usize;
+        let (objects, next) = match (caller, user) {
+            (None, None) => self.reader.storage_list_all(collection, pos.as_ref(), limit),
+            (None, Some(u)) => self.reader.storage_list_owner(&u, collection, 0, pos.as_ref(), limit),
+            (Some(_), None) => self.reader.storage_list_public(collection, pos.as_ref(), limit),
+            (Some(c), Some(u)) if u == *c => self.reader.storage_list_owner(&u, collection, 1, pos.as_ref(), limit),
+            (Some(_), Some(u)) => self.reader.storage_list_owner(&u, collection, 2, pos.as_ref(), limit),
         }
         .map_err(internal)?;
         let cursor = next
