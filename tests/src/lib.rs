@@ -211,6 +211,18 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// A new node (not started) configured to join this cluster through n1's seed.
+    pub fn joiner(&self, name: &str, bootstrap_expect: usize, extra_args: &[&str]) -> anyhow::Result<TestNode> {
+        let seed = format!("127.0.0.1:{}", self.nodes[0].cluster_port);
+        let mut node = TestNode::new(name, &[])?;
+        let mut args: Vec<String> = CLUSTER_TEST_ARGS.iter().map(|s| s.to_string()).collect();
+        args.extend(["--cluster.bootstrap_expect".to_string(), bootstrap_expect.to_string()]);
+        args.extend(["--cluster.seeds".to_string(), seed]);
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        node.extra_args = args;
+        Ok(node)
+    }
+
     /// Waits until every running node sees `n` ready members and one agreed leader.
     pub async fn wait_ready(&self, n: usize) -> anyhow::Result<()> {
         let res = wait_until(Duration::from_secs(60), "cluster ready", || async {

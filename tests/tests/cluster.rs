@@ -219,12 +219,7 @@ async fn restarted_node_catches_up_and_a_fourth_node_joins_as_learner_by_snapsho
 
     // A fourth node joins: it becomes a learner (three voters already) and, since the
     // leader purged its old log, catches up through a snapshot.
-    let seed = format!("127.0.0.1:{}", cluster.nodes[0].cluster_port);
-    let mut n4 = TestNode::new("n4", &[]).unwrap();
-    let mut args: Vec<String> = shoal_tests::CLUSTER_TEST_ARGS.iter().map(|s| s.to_string()).collect();
-    args.extend(["--cluster.bootstrap_expect", "3", "--cluster.seeds", &seed].iter().map(|s| s.to_string()));
-    args.extend(snap.iter().map(|s| s.to_string()));
-    n4.extra_args = args;
+    let mut n4 = cluster.joiner("n4", 3, &snap).unwrap();
     n4.spawn().await.unwrap();
     wait_until(Duration::from_secs(30), "n4 ready as a learner", || async {
         let Some(s) = n4.cluster_status().await else { return false };
@@ -263,12 +258,7 @@ async fn a_peer_without_the_cluster_secret_is_rejected() {
 async fn a_voter_dead_past_the_grace_period_is_replaced_by_a_learner() {
     let grace = ["--cluster.dead_node_grace_sec", "4"];
     let mut cluster = TestCluster::start(3, &[0, 1, 2], &grace).await.unwrap();
-    let seed = format!("127.0.0.1:{}", cluster.nodes[0].cluster_port);
-    let mut n4 = TestNode::new("n4", &[]).unwrap();
-    let mut args: Vec<String> = shoal_tests::CLUSTER_TEST_ARGS.iter().map(|s| s.to_string()).collect();
-    args.extend(["--cluster.bootstrap_expect", "3", "--cluster.seeds", &seed].iter().map(|s| s.to_string()));
-    args.extend(grace.iter().map(|s| s.to_string()));
-    n4.extra_args = args;
+    let mut n4 = cluster.joiner("n4", 3, &grace).unwrap();
     n4.spawn().await.unwrap();
     wait_until(Duration::from_secs(30), "n4 a learner", || async {
         let Some(s) = n4.cluster_status().await else { return false };
