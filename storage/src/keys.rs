@@ -14,7 +14,6 @@ pub const ALL_CFS: [&str; 3] = [CF_LOG, CF_META, CF_DATA];
 
 // meta keys
 pub const META_VOTE: &[u8] = b"vote";
-pub const META_COMMITTED: &[u8] = b"committed";
 pub const META_LAST_PURGED: &[u8] = b"last_purged";
 pub const META_LAST_APPLIED: &[u8] = b"last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"membership";

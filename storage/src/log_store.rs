@@ -1,5 +1,10 @@
 //! The Raft log in RocksDB's `log` column family; vote and purge point in `meta`.
 //! Every write is synced before openraft is told it is durable.
+//!
+//! Appends are group-committed: `append` writes its entries (readable at once) without
+//! waiting for the disk, and a flusher thread syncs the WAL once for every append queued
+//! meanwhile, then reports each of them durable in order. No async worker ever blocks on
+//! an fsync.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -16,6 +21,27 @@ use crate::{NodeId, StorageError, TypeConfig};
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+}
+
+/// Syncs the WAL for batches of appends and completes their callbacks in order. Stops
+/// when every `LogStore` clone is dropped.
+fn spawn_flusher(db: Arc<DB>) -> std::sync::mpsc::Sender<LogFlushed<TypeConfig>> {
+    let (tx, rx) = std::sync::mpsc::channel::<LogFlushed<TypeConfig>>();
+    std::thread::Builder::new()
+        .name("raft-log-flush".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let res = db.flush_wal(true);
+                for cb in batch {
+                    cb.log_io_completed(res.clone().map_err(|e| std::io::Error::other(e.to_string())));
+                }
+            }
+        })
+        .expect("spawning the raft log flusher thread");
+    tx
 }
 
 fn synced() -> WriteOptions {
@@ -26,7 +52,8 @@ fn synced() -> WriteOptions {
 
 impl LogStore {
     pub(crate) fn new(db: Arc<DB>) -> Self {
-        LogStore { db }
+        let flusher = spawn_flusher(db.clone());
+        LogStore { db, flusher }
     }
     fn cf_log(&self) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(CF_LOG).expect("log column family exists")
@@ -104,14 +131,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(keys::META_VOTE)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
-        self.put_meta(keys::META_COMMITTED, &committed)
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(keys::META_COMMITTED)?.flatten())
-    }
-
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
@@ -122,17 +141,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for e in entries {
             batch.put_cf(cf, keys::log_key(e.get_log_id().index), encode(&e));
         }
-        let res = self.db.write_opt(batch, &synced());
-        match res {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(StorageIOError::write_logs(&e).into())
-            }
+        // Written to the memtable and WAL buffer: readable now, durable once flushed.
+        if let Err(e) = self.db.write_opt(batch, &WriteOptions::default()) {
+            callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+            return Err(StorageIOError::write_logs(&e).into());
         }
+        if let Err(std::sync::mpsc::SendError(cb)) = self.flusher.send(callback) {
+            cb.log_io_completed(Err(std::io::Error::other("log flusher stopped")));
+        }
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {

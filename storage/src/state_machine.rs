@@ -1,6 +1,14 @@
-//! The state machine: applies committed entries into the `data` column family, one synced
+//! The state machine: applies committed entries into the `data` column family, one atomic
 //! WriteBatch per `apply` call that also records the last-applied log id and membership.
 //! Snapshots are a consistent copy of `data` plus that metadata, kept as a file.
+//!
+//! Durability: the batch is not fsynced on its own. The log and the state machine share one
+//! RocksDB, hence one WAL, written in order: the state-machine batch comes after the log
+//! entries it applies, and the log flusher's next WAL sync makes both durable. After a crash
+//! the state machine is at some earlier last-applied id, consistent with a log prefix, and
+//! openraft re-applies the committed entries after it from the (synced) log. A client write
+//! is acknowledged only once committed, i.e. durable in a majority of logs. Syncing here as
+//! well cost one serial fsync per apply and capped a node at ~1,800 writes/s.
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -170,8 +178,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if let Some(m) = membership {
             batch.put_cf(self.cf_meta(), keys::META_MEMBERSHIP, encode(&m));
         }
+        // Atomic, in WAL order after the entries it applies; made durable by the log flusher
+        // (see the module docs).
         self.db
-            .write_opt(batch, &synced())
+            .write_opt(batch, &WriteOptions::default())
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
         Ok(replies)
     }
