@@ -1,0 +1,221 @@
+//! The seam between Lua and data: every `nk.*` function that reads or writes accounts,
+//! storage, friends or sessions calls one of these methods, which `node` implements over
+//! the same `core` functions its REST and socket handlers use.
+//!
+//! Methods are synchronous because Lua runs on blocking threads; an implementation over
+//! async code blocks on it (`tokio::runtime::Handle::block_on` is fine there). User ids are
+//! UUID strings, validated by the caller where Nakama validates them in Lua, and again by
+//! the implementation. Errors are the client-visible [`Status`]; `nk.*` raises them in Lua.
+
+use std::collections::BTreeMap;
+
+use shoal_proto::{Account, FriendList, Status, StorageObject, StorageObjectAck, User};
+
+/// The outcome of `nk.authenticate_*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResult {
+    pub user_id: String,
+    pub username: String,
+    /// Whether the account was created by this call.
+    pub created: bool,
+}
+
+/// `nk.account_update_id`: `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountUpdate {
+    /// A JSON object, as text.
+    pub metadata: Option<String>,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub timezone: Option<String>,
+    pub location: Option<String>,
+    pub lang_tag: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// Names one storage object for `storage_read` / `storage_delete`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageObjectId {
+    pub collection: String,
+    pub key: String,
+    /// Owner; `None` is the system user (the nil UUID).
+    pub user_id: Option<String>,
+    /// For deletes: only delete if the stored version matches. Ignored by reads.
+    pub version: Option<String>,
+}
+
+/// One object of an `nk.storage_write` batch. The runtime writes authoritatively: any
+/// owner, any permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageWrite {
+    pub collection: String,
+    pub key: String,
+    /// Owner; `None` is the system user (the nil UUID).
+    pub user_id: Option<String>,
+    /// A JSON object, as text.
+    pub value: String,
+    /// Nakama's OCC: `None` last write wins, `"*"` create only, else must match.
+    pub version: Option<String>,
+    /// 0 owner-only via runtime, 1 owner, 2 public. Default 1.
+    pub permission_read: i32,
+    /// 0 runtime only, 1 owner. Default 1.
+    pub permission_write: i32,
+}
+
+/// A page of `nk.storage_list`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StorageList {
+    pub objects: Vec<StorageObject>,
+    /// `None` when there are no more pages.
+    pub cursor: Option<String>,
+}
+
+/// `nk.leaderboard_create`, with Lua's defaults applied and names normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderboardCreate {
+    pub id: String,
+    pub authoritative: bool,
+    /// `"asc"` or `"desc"`.
+    pub sort_order: String,
+    /// `"best"`, `"set"`, `"incr"` or `"decr"`.
+    pub operator: String,
+    /// CRON expression; empty means never reset.
+    pub reset_schedule: String,
+    /// A JSON object, as text.
+    pub metadata: String,
+    pub enable_ranks: bool,
+}
+
+/// Data operations available to Lua modules. See the module docs for conventions.
+pub trait RuntimeHost: Send + Sync + 'static {
+    /// `nk.authenticate_device`: find or (with `create`) create the account of a device id.
+    fn authenticate_device(
+        &self,
+        id: &str,
+        username: Option<&str>,
+        create: bool,
+    ) -> Result<AuthResult, Status>;
+
+    /// `nk.authenticate_custom`.
+    fn authenticate_custom(
+        &self,
+        id: &str,
+        username: Option<&str>,
+        create: bool,
+    ) -> Result<AuthResult, Status>;
+
+    /// `nk.authenticate_email` (the email is already lower-cased).
+    fn authenticate_email(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+        create: bool,
+    ) -> Result<AuthResult, Status>;
+
+    /// `nk.authenticate_token_generate`: a session token for the user. `exp` is absolute
+    /// unix seconds; 0 means now + `session.token_expiry_sec`. Returns the token and its
+    /// `exp`.
+    fn authenticate_token_generate(
+        &self,
+        user_id: &str,
+        username: &str,
+        exp: i64,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(String, i64), Status>;
+
+    /// `nk.accounts_get_id` / `account_get_id`: the accounts that exist, in any order.
+    fn accounts_get_id(&self, user_ids: &[String]) -> Result<Vec<Account>, Status>;
+
+    /// `nk.account_update_id`.
+    fn account_update_id(&self, user_id: &str, update: &AccountUpdate) -> Result<(), Status>;
+
+    /// `nk.account_delete_id`; `recorded` keeps a deletion record (Nakama's flag).
+    fn account_delete_id(&self, user_id: &str, recorded: bool) -> Result<(), Status>;
+
+    /// `nk.users_get_id`: the users that exist.
+    fn users_get_id(&self, user_ids: &[String]) -> Result<Vec<User>, Status>;
+
+    /// `nk.users_get_username`: the users that exist.
+    fn users_get_username(&self, usernames: &[String]) -> Result<Vec<User>, Status>;
+
+    /// `nk.storage_read`, as the runtime (every object is readable). Missing objects are
+    /// left out.
+    fn storage_read(&self, ids: &[StorageObjectId]) -> Result<Vec<StorageObject>, Status>;
+
+    /// `nk.storage_write`: one atomic batch; acks in input order.
+    fn storage_write(&self, writes: &[StorageWrite]) -> Result<Vec<StorageObjectAck>, Status>;
+
+    /// `nk.storage_delete`: one atomic batch.
+    fn storage_delete(&self, ids: &[StorageObjectId]) -> Result<(), Status>;
+
+    /// `nk.storage_list`. `caller_id` `None` lists as the runtime (all objects of
+    /// `user_id`, or every user's public objects when `user_id` is `None`); `Some` applies
+    /// that user's read permissions as REST does.
+    fn storage_list(
+        &self,
+        caller_id: Option<&str>,
+        user_id: Option<&str>,
+        collection: &str,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<StorageList, Status>;
+
+    /// `nk.friends_list`: `limit` 1–1000, `state` 0–3 or any.
+    fn friends_list(
+        &self,
+        user_id: &str,
+        limit: i64,
+        state: Option<i32>,
+        cursor: Option<&str>,
+    ) -> Result<FriendList, Status>;
+
+    /// `nk.friends_add`; `metadata` is a JSON object as text.
+    fn friends_add(
+        &self,
+        user_id: &str,
+        username: &str,
+        ids: &[String],
+        usernames: &[String],
+        metadata: Option<&str>,
+    ) -> Result<(), Status>;
+
+    /// `nk.friends_delete`.
+    fn friends_delete(
+        &self,
+        user_id: &str,
+        username: &str,
+        ids: &[String],
+        usernames: &[String],
+    ) -> Result<(), Status>;
+
+    /// `nk.friends_block`.
+    fn friends_block(
+        &self,
+        user_id: &str,
+        username: &str,
+        ids: &[String],
+        usernames: &[String],
+    ) -> Result<(), Status>;
+
+    /// `nk.session_disconnect`: close a socket session wherever it is connected.
+    fn session_disconnect(&self, session_id: &str, reason: Option<i32>) -> Result<(), Status>;
+
+    /// `nk.session_logout`: revoke the given tokens, or all of the user's when both are `None`.
+    fn session_logout(
+        &self,
+        user_id: &str,
+        token: Option<&str>,
+        refresh_token: Option<&str>,
+    ) -> Result<(), Status>;
+
+    /// `nk.leaderboard_create` (idempotent). Leaderboards arrive with their own issue; until
+    /// the node implements this it answers Unimplemented.
+    fn leaderboard_create(&self, leaderboard: &LeaderboardCreate) -> Result<(), Status> {
+        let _ = leaderboard;
+        Err(Status::new(
+            shoal_proto::ErrorCode::Unimplemented,
+            "Leaderboards are not available yet.",
+        ))
+    }
+}

@@ -1,0 +1,134 @@
+//! The `nakama` module (`local nk = require("nakama")`): Nakama v3's `nk.*` names (§5.3,
+//! §5.4), one file per domain, plus the seeds' 1.x aliases in [`legacy`].
+//!
+//! Every function is a Rust closure wrapped by a small Lua shim (see `sandbox::PRELUDE`)
+//! so that failures are raised as plain Lua string errors with the caller's position, as
+//! gopher-lua's `RaiseError` does; they never return `(nil, err)`.
+
+mod account;
+mod args;
+mod auth;
+mod crypto;
+mod encoding;
+mod friends;
+mod http;
+mod leaderboard;
+mod legacy;
+mod localcache;
+mod logger;
+mod register;
+mod storage;
+mod time;
+
+use std::sync::{Arc, Mutex};
+
+use mlua::{Function, IntoLuaMulti, Lua, MultiValue, Table, Value};
+
+use crate::budget::Budget;
+use crate::config::PoolConfig;
+use crate::host::RuntimeHost;
+use crate::registry::Handlers;
+
+pub(crate) use args::{Args, NkError, NkResult};
+
+/// State shared by every VM of a pool.
+pub(crate) struct Shared {
+    pub config: PoolConfig,
+    pub host: Arc<dyn RuntimeHost>,
+    pub cache: localcache::LocalCache,
+    pub http: http::HttpClients,
+}
+
+impl Shared {
+    pub fn new(config: PoolConfig, host: Arc<dyn RuntimeHost>) -> Self {
+        let cache = localcache::LocalCache::new(config.localcache_max_entries);
+        Shared {
+            config,
+            host,
+            cache,
+            http: http::HttpClients::new(),
+        }
+    }
+}
+
+/// Adds functions to the `nk` table of one VM.
+pub(crate) struct Installer<'a> {
+    pub lua: &'a Lua,
+    nk: Table,
+    wrap: &'a Function,
+    pub shared: Arc<Shared>,
+    pub budget: Arc<Budget>,
+    pub handlers: Arc<Mutex<Handlers>>,
+}
+
+impl Installer<'_> {
+    /// Registers `nk.<name>`. `f` gets the arguments; an [`NkError::Raise`] becomes a Lua
+    /// error positioned at the Lua line that called `nk.<name>`.
+    pub fn add<F, R>(&self, name: &'static str, f: F) -> mlua::Result<()>
+    where
+        F: Fn(&Lua, Args) -> NkResult<R> + Send + 'static,
+        R: IntoLuaMulti,
+    {
+        let raw = self.lua.create_function(move |lua, values: MultiValue| {
+            match f(lua, Args::new(name, values)) {
+                Ok(r) => {
+                    let mut out = r.into_lua_multi(lua)?;
+                    out.push_front(Value::Boolean(true));
+                    Ok(out)
+                }
+                Err(NkError::Raise(message)) => {
+                    let message = format!("{}{message}", caller_position(lua));
+                    (false, message).into_lua_multi(lua)
+                }
+                Err(NkError::Lua(e)) => Err(e),
+            }
+        })?;
+        let wrapped: Function = self.wrap.call(raw)?;
+        self.nk.raw_set(name, wrapped)
+    }
+}
+
+/// `"file.lua:12: "` for the Lua function that called the `nk` shim, or "" from C.
+fn caller_position(lua: &Lua) -> String {
+    // Level 0 is the Rust function, 1 the Lua shim, 2 its caller.
+    lua.inspect_stack(2, |d| {
+        let line = d.current_line()?;
+        let src = d.source().short_src?.into_owned();
+        (src != "[C]").then(|| format!("{src}:{line}: "))
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// Builds the `nk` table for one VM.
+pub(crate) fn install(
+    lua: &Lua,
+    wrap: &Function,
+    shared: Arc<Shared>,
+    budget: Arc<Budget>,
+    handlers: Arc<Mutex<Handlers>>,
+) -> mlua::Result<Table> {
+    let nk = lua.create_table()?;
+    let i = Installer {
+        lua,
+        nk: nk.clone(),
+        wrap,
+        shared,
+        budget,
+        handlers,
+    };
+    register::install(&i)?;
+    encoding::install(&i)?;
+    crypto::install(&i)?;
+    time::install(&i)?;
+    http::install(&i)?;
+    logger::install(&i)?;
+    localcache::install(&i)?;
+    auth::install(&i)?;
+    account::install(&i)?;
+    storage::install(&i)?;
+    friends::install(&i)?;
+    leaderboard::install(&i)?;
+    legacy::install(&i)?;
+    Ok(nk)
+}
