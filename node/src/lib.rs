@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 pub mod api;
 pub mod console;
 pub mod core;
+pub mod runtime_host;
 pub mod status;
 pub mod tokens;
 
@@ -103,6 +104,15 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         raft.wait_for_leader(Duration::from_secs(30)).await?;
     }
     let core = core::Core::new(config.clone(), raft.clone(), reader);
+    let bundle = shoal_runtime::ModuleBundle::from_dir(&config.runtime_path())
+        .with_context(|| format!("reading modules from {}", config.runtime_path().display()))?;
+    let host = Arc::new(runtime_host::NodeHost::new(core.clone(), tokio::runtime::Handle::current()));
+    let pool = shoal_runtime::VmPool::new(bundle, shoal_runtime::PoolConfig::from_node_config(&config), host)
+        .await
+        .context("loading the Lua modules")?;
+    tracing::info!(bundle_version = %pool.version(), rpcs = pool.registry().rpc_ids().count(), "lua runtime ready");
+    cluster.publish(shoal_cluster::gossip_keys::BUNDLE_VERSION, pool.version()).await;
+    let _ = core.runtime.set(pool);
     let (tx, rx) = oneshot::channel::<()>();
     let (stop_api, stop_console) = {
         let rx = futures::future::FutureExt::shared(rx);
@@ -110,9 +120,10 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     };
     let app = api::router(core.clone());
     let api_server = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop_api.await;
-        });
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop_api.await;
+            });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "client API server stopped");
         }

@@ -113,6 +113,26 @@ impl TokenService {
         Ok(TokenPair { token, refresh_token })
     }
 
+    /// A session token (no refresh token) with an explicit expiry.
+    pub fn issue_session_until(
+        &self,
+        user_id: &Uuid,
+        username: &str,
+        vars: BTreeMap<String, String>,
+        iat: i64,
+        exp: i64,
+    ) -> Result<String, Status> {
+        let claims = SessionClaims {
+            tid: Uuid::new_v4().to_string(),
+            uid: user_id.to_string(),
+            usn: username.to_string(),
+            vrs: vars,
+            exp,
+            iat,
+        };
+        self.sign(&self.session_enc, &claims)
+    }
+
     /// Checks signature, algorithm and expiry only.
     pub fn parse_session(&self, token: &str) -> Option<SessionClaims> {
         jsonwebtoken::decode::<SessionClaims>(token, &self.session_dec, &self.validation)

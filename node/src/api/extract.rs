@@ -97,6 +97,24 @@ pub fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Api
     serde_json::from_slice(bytes).map_err(|e| Status::invalid(format!("invalid request body: {e}")).into())
 }
 
+/// A body that must be a JSON string literal (the RPC convention); Go's message otherwise.
+pub fn decode_json_str(bytes: &[u8]) -> Result<String, String> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(v) => {
+            let kind = match v {
+                serde_json::Value::Object(_) => "object",
+                serde_json::Value::Array(_) => "array",
+                serde_json::Value::Number(_) => "number",
+                serde_json::Value::Bool(_) => "bool",
+                _ => "null",
+            };
+            Err(format!("json: cannot unmarshal {kind} into Go value of type string"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Query parameters, keeping repeated keys (`?ids=a&ids=b`). Each lookup accepts the proto
 /// name and its lowerCamel JSON name.
 pub struct Params(Vec<(String, String)>);

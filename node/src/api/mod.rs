@@ -12,6 +12,7 @@ use crate::core::Core;
 
 mod extract;
 mod routes;
+mod rpc;
 
 pub use extract::{basic_credentials, basic_username};
 

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Core> {
         .route("/v2/storage/{collection}/{user_id}", get(storage_list_user))
         .route("/v2/friend", get(friends_list).post(friends_add).delete(friends_delete))
         .route("/v2/friend/block", post(friends_block))
+        .route("/v2/rpc/{id}", get(super::rpc::rpc).post(super::rpc::rpc))
 }
 
 fn ok<T>(v: T) -> ApiResult<T> {
@@ -110,7 +111,16 @@ async fn update_account(
     s: Session,
     Body(req): Body<UpdateAccountRequest>,
 ) -> ApiResult<Empty> {
-    core.update_account(&s.user_id(), req).await?;
+    let update = shoal_storage::UserUpdate {
+        username: req.username,
+        display_name: req.display_name,
+        avatar_url: req.avatar_url,
+        lang_tag: req.lang_tag,
+        location: req.location,
+        timezone: req.timezone,
+        metadata: None,
+    };
+    core.update_account(&s.user_id(), update).await?;
     ok(Empty {})
 }
 

@@ -1,6 +1,6 @@
 //! Accounts and users: get/update/delete, link/unlink identifiers, look users up.
 
-use shoal_proto::{Account, AccountDeviceOut, Status, UpdateAccountRequest, User, Users};
+use shoal_proto::{Account, AccountDeviceOut, Status, User, Users};
 use shoal_storage::{Command, Identity, UserRecord, UserUpdate};
 use uuid::Uuid;
 
@@ -54,19 +54,27 @@ impl Core {
         Ok(account_to_api(&user))
     }
 
-    pub async fn update_account(&self, user_id: &Uuid, req: UpdateAccountRequest) -> Result<(), Status> {
-        if let Some(u) = &req.username {
+    /// Accounts by id; unknown ids are left out.
+    pub async fn accounts_get(&self, user_ids: &[Uuid]) -> Result<Vec<Account>, Status> {
+        self.read_barrier().await?;
+        let mut out = Vec::new();
+        for id in user_ids {
+            if let Some(u) = self.reader.user(id).map_err(internal)? {
+                out.push(account_to_api(&u));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn update_account(&self, user_id: &Uuid, update: UserUpdate) -> Result<(), Status> {
+        if let Some(u) = &update.username {
             validate_username(u)?;
         }
-        let update = UserUpdate {
-            username: req.username,
-            display_name: req.display_name,
-            avatar_url: req.avatar_url,
-            lang_tag: req.lang_tag,
-            location: req.location,
-            timezone: req.timezone,
-            metadata: None,
-        };
+        if let Some(m) = &update.metadata
+            && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(m).is_err()
+        {
+            return Err(Status::invalid("Metadata must be a valid JSON object."));
+        }
         if update == UserUpdate::default() {
             return Ok(());
         }

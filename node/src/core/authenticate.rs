@@ -232,6 +232,21 @@ impl Core {
         })
     }
 
+    /// A session token for a user, as `nk.authenticate_token_generate`: `exp` is absolute
+    /// unix seconds, 0 meaning now + `session.token_expiry_sec`.
+    pub fn token_generate(
+        &self,
+        user_id: &Uuid,
+        username: &str,
+        exp: i64,
+        vars: BTreeMap<String, String>,
+    ) -> Result<(String, i64), Status> {
+        let now = now();
+        let exp = if exp <= 0 { now + self.tokens.token_expiry_sec() } else { exp };
+        let token = self.tokens.issue_session_until(user_id, username, vars, now, exp)?;
+        Ok((token, exp))
+    }
+
     /// Exchanges a refresh token for a new session token and refresh token (same `tid`).
     pub async fn session_refresh(
         &self,

@@ -14,17 +14,21 @@ use crate::tokens::TokenService;
 pub mod account;
 mod authenticate;
 mod friends;
+mod rpc;
 mod storage;
 
 pub use authenticate::AuthOutcome;
+pub use rpc::RpcError;
 
-/// Everything an operation needs: config, the Raft group and the local applied state.
+/// Everything an operation needs: config, the Raft group, the local applied state and
+/// the Lua VM pool (set once it is built: modules may call back into core while loading).
 #[derive(Clone)]
 pub struct Core {
     pub config: Arc<NodeConfig>,
     pub raft: RaftHandle,
     pub reader: Reader,
     pub tokens: Arc<TokenService>,
+    pub runtime: Arc<std::sync::OnceLock<shoal_runtime::VmPool>>,
 }
 
 /// Current unix time in seconds.
@@ -57,7 +61,7 @@ impl Core {
             s.token_expiry_sec,
             s.refresh_token_expiry_sec,
         ));
-        Core { config, raft, reader, tokens }
+        Core { config, raft, reader, tokens, runtime: Arc::default() }
     }
 
     /// Proposes a command through Raft; a deterministic rejection becomes Nakama's error.

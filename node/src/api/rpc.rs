@@ -1,0 +1,113 @@
+//! `GET|POST /v2/rpc/{id}` as Nakama's `RpcFuncHttp`: http_key or session auth, the
+//! JSON-string body convention, `?unwrap`, and its own error bodies.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shoal_proto::ErrorCode;
+use shoal_runtime::CallContext;
+
+use super::extract::{basic_username, decode_json_str};
+use crate::core::{Core, RpcError};
+
+/// An RPC-route error: `{"code","error","message"}`.
+fn rpc_error(status: StatusCode, code: ErrorCode, error: serde_json::Value, message: &str) -> Response {
+    let body = json!({"code": code.as_i32(), "error": error, "message": message});
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn unauthorized(message: &str) -> Response {
+    rpc_error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, json!(message), message)
+}
+
+pub async fn rpc(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let http_key = &core.config.runtime.http_key;
+    let mut ctx = CallContext { client_ip: Some(peer.ip().to_string()), client_port: Some(peer.port().to_string()), ..Default::default() };
+
+    // Auth: ?http_key=, else Authorization (Basic = http key, otherwise a session).
+    if let Some((_, k)) = query.iter().find(|(k, _)| k == "http_key") {
+        if k != http_key {
+            return unauthorized("HTTP key invalid");
+        }
+    } else if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if auth.len() > 6 && auth[..6].eq_ignore_ascii_case("basic ") {
+            if basic_username(auth).as_deref() != Some(http_key.as_str()) {
+                return unauthorized("HTTP key invalid");
+            }
+        } else {
+            let token = auth.split_once(' ').map(|(_, t)| t.trim()).unwrap_or(auth);
+            match core.tokens.verify_session(&core.reader, token) {
+                Ok(claims) => {
+                    ctx.user_id = Some(claims.uid.clone());
+                    ctx.username = Some(claims.usn.clone());
+                    ctx.vars = Some(claims.vrs.clone());
+                    ctx.user_session_exp = Some(claims.exp);
+                }
+                Err(_) => return unauthorized("Auth token invalid"),
+            }
+        }
+    } else {
+        return unauthorized("Auth token or HTTP key required");
+    }
+
+    let unwrap = query.iter().any(|(k, _)| k == "unwrap");
+    let payload = if method == Method::GET {
+        String::new()
+    } else if unwrap {
+        match String::from_utf8(body.to_vec()) {
+            Ok(s) => s,
+            Err(_) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), "payload is not valid UTF-8"),
+        }
+    } else if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        match decode_json_str(&body) {
+            Ok(s) => s,
+            Err(msg) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), &msg),
+        }
+    };
+    let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in query.into_iter().filter(|(k, _)| k != "http_key") {
+        params.entry(k).or_default().push(v);
+    }
+    ctx.query_params = params;
+    let mut hdrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in headers.iter() {
+        if k.as_str().eq_ignore_ascii_case("grpc-timeout") {
+            continue;
+        }
+        if let Ok(v) = v.to_str() {
+            hdrs.entry(k.as_str().to_string()).or_default().push(v.to_string());
+        }
+    }
+    ctx.headers = hdrs;
+
+    match core.rpc(&id, ctx, payload).await {
+        Ok(out) if unwrap => {
+            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("text/plain").to_string();
+            (StatusCode::OK, [(header::CONTENT_TYPE, ct)], out).into_response()
+        }
+        Ok(out) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json".to_string())], json!({"payload": out}).to_string())
+            .into_response(),
+        Err(RpcError::NotFound) => rpc_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, json!("RPC function not found"), "RPC function not found"),
+        Err(RpcError::Failed(s)) => {
+            let status = StatusCode::from_u16(s.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            rpc_error(status, s.code(), json!({}), &s.message)
+        }
+    }
+}

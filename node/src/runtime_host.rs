@@ -1,0 +1,193 @@
+//! The Lua runtime's `RuntimeHost`, implemented over `core`: every `nk.*` data call runs the
+//! same core function as the REST route, with the runtime as the (authoritative) caller.
+//! Lua runs on blocking threads, so each method blocks on the async core function.
+
+use std::collections::BTreeMap;
+
+use shoal_proto::{
+    Account, DeleteStorageObjectId, FriendList, ReadStorageObjectId, Status, StorageObject, StorageObjectAck,
+    User, WriteStorageObject,
+};
+use shoal_runtime::{AccountUpdate, AuthResult, RuntimeHost, StorageList, StorageObjectId, StorageWrite};
+use shoal_storage::UserUpdate;
+use uuid::Uuid;
+
+use crate::core::{AuthOutcome, Core};
+use crate::tokens::SessionClaims;
+
+pub struct NodeHost {
+    core: Core,
+    handle: tokio::runtime::Handle,
+}
+
+impl NodeHost {
+    pub fn new(core: Core, handle: tokio::runtime::Handle) -> Self {
+        NodeHost { core, handle }
+    }
+    fn run<T>(&self, f: impl std::future::Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        self.handle.block_on(f)
+    }
+}
+
+fn uid(s: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(s).map_err(|_| Status::invalid("Invalid user ID - must be a valid UUID."))
+}
+
+fn owner(s: &Option<String>) -> Result<Uuid, Status> {
+    match s.as_deref() {
+        None | Some("") => Ok(shoal_proto::SYSTEM_USER_ID),
+        Some(s) => uid(s),
+    }
+}
+
+fn auth_result(o: AuthOutcome) -> AuthResult {
+    AuthResult { user_id: o.user_id.to_string(), username: o.username, created: o.session.created }
+}
+
+impl RuntimeHost for NodeHost {
+    fn authenticate_device(&self, id: &str, username: Option<&str>, create: bool) -> Result<AuthResult, Status> {
+        self.run(self.core.authenticate_device(id, create, username, BTreeMap::new())).map(auth_result)
+    }
+
+    fn authenticate_custom(&self, id: &str, username: Option<&str>, create: bool) -> Result<AuthResult, Status> {
+        self.run(self.core.authenticate_custom(id, create, username, BTreeMap::new())).map(auth_result)
+    }
+
+    fn authenticate_email(&self, email: &str, password: &str, username: Option<&str>, create: bool) -> Result<AuthResult, Status> {
+        self.run(self.core.authenticate_email(email, password, create, username, BTreeMap::new())).map(auth_result)
+    }
+
+    fn authenticate_token_generate(
+        &self,
+        user_id: &str,
+        username: &str,
+        exp: i64,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<(String, i64), Status> {
+        self.core.token_generate(&uid(user_id)?, username, exp, vars.clone())
+    }
+
+    fn accounts_get_id(&self, user_ids: &[String]) -> Result<Vec<Account>, Status> {
+        let ids = user_ids.iter().map(|s| uid(s)).collect::<Result<Vec<_>, _>>()?;
+        self.run(self.core.accounts_get(&ids))
+    }
+
+    fn account_update_id(&self, user_id: &str, u: &AccountUpdate) -> Result<(), Status> {
+        let update = UserUpdate {
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            avatar_url: u.avatar_url.clone(),
+            lang_tag: u.lang_tag.clone(),
+            location: u.location.clone(),
+            timezone: u.timezone.clone(),
+            metadata: u.metadata.clone(),
+        };
+        self.run(self.core.update_account(&uid(user_id)?, update))
+    }
+
+    fn account_delete_id(&self, user_id: &str, _recorded: bool) -> Result<(), Status> {
+        self.run(self.core.delete_account(&uid(user_id)?))
+    }
+
+    fn users_get_id(&self, user_ids: &[String]) -> Result<Vec<User>, Status> {
+        self.run(self.core.get_users(user_ids, &[])).map(|u| u.users)
+    }
+
+    fn users_get_username(&self, usernames: &[String]) -> Result<Vec<User>, Status> {
+        self.run(self.core.get_users(&[], usernames)).map(|u| u.users)
+    }
+
+    fn storage_read(&self, ids: &[StorageObjectId]) -> Result<Vec<StorageObject>, Status> {
+        let ids: Vec<ReadStorageObjectId> = ids
+            .iter()
+            .map(|i| ReadStorageObjectId {
+                collection: i.collection.clone(),
+                key: i.key.clone(),
+                user_id: i.user_id.clone().unwrap_or_default(),
+            })
+            .collect();
+        self.run(self.core.storage_read(None, &ids)).map(|o| o.objects)
+    }
+
+    fn storage_write(&self, writes: &[StorageWrite]) -> Result<Vec<StorageObjectAck>, Status> {
+        let owners = writes.iter().map(|w| owner(&w.user_id)).collect::<Result<Vec<_>, _>>()?;
+        let objects: Vec<WriteStorageObject> = writes
+            .iter()
+            .map(|w| WriteStorageObject {
+                collection: w.collection.clone(),
+                key: w.key.clone(),
+                value: w.value.clone(),
+                version: w.version.clone().unwrap_or_default(),
+                permission_read: Some(w.permission_read),
+                permission_write: Some(w.permission_write),
+            })
+            .collect();
+        self.run(self.core.storage_write(None, &objects, Some(&owners))).map(|a| a.acks)
+    }
+
+    fn storage_delete(&self, ids: &[StorageObjectId]) -> Result<(), Status> {
+        let owners = ids.iter().map(|i| owner(&i.user_id)).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<DeleteStorageObjectId> = ids
+            .iter()
+            .map(|i| DeleteStorageObjectId {
+                collection: i.collection.clone(),
+                key: i.key.clone(),
+                version: i.version.clone().unwrap_or_default(),
+            })
+            .collect();
+        self.run(self.core.storage_delete(None, &ids, Some(&owners)))
+    }
+
+    fn storage_list(
+        &self,
+        caller_id: Option<&str>,
+        user_id: Option<&str>,
+        collection: &str,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<StorageList, Status> {
+        let caller = caller_id.filter(|c| !c.is_empty()).map(uid).transpose()?;
+        let list = self.run(self.core.storage_list(
+            caller.as_ref(),
+            collection,
+            user_id.unwrap_or(""),
+            Some(limit),
+            cursor.unwrap_or(""),
+        ))?;
+        Ok(StorageList { objects: list.objects, cursor: Some(list.cursor).filter(|c| !c.is_empty()) })
+    }
+
+    fn friends_list(&self, user_id: &str, limit: i64, state: Option<i32>, cursor: Option<&str>) -> Result<FriendList, Status> {
+        self.run(self.core.friends_list(&uid(user_id)?, Some(limit), state.map(i64::from), cursor.unwrap_or("")))
+    }
+
+    fn friends_add(&self, user_id: &str, _username: &str, ids: &[String], usernames: &[String], metadata: Option<&str>) -> Result<(), Status> {
+        self.run(self.core.friends_add(&uid(user_id)?, ids, usernames, metadata.unwrap_or("")))
+    }
+
+    fn friends_delete(&self, user_id: &str, _username: &str, ids: &[String], usernames: &[String]) -> Result<(), Status> {
+        self.run(self.core.friends_delete(&uid(user_id)?, ids, usernames))
+    }
+
+    fn friends_block(&self, user_id: &str, _username: &str, ids: &[String], usernames: &[String]) -> Result<(), Status> {
+        self.run(self.core.friends_block(&uid(user_id)?, ids, usernames))
+    }
+
+    /// No realtime sessions exist yet (the socket arrives with the realtime issue), so there
+    /// is no session to disconnect; Nakama likewise succeeds for an unknown session id.
+    fn session_disconnect(&self, _session_id: &str, _reason: Option<i32>) -> Result<(), Status> {
+        Ok(())
+    }
+
+    fn session_logout(&self, user_id: &str, token: Option<&str>, refresh_token: Option<&str>) -> Result<(), Status> {
+        let claims = SessionClaims {
+            tid: String::new(),
+            uid: uid(user_id)?.to_string(),
+            usn: String::new(),
+            vrs: BTreeMap::new(),
+            exp: 0,
+            iat: 0,
+        };
+        self.run(self.core.session_logout(&claims, token.unwrap_or(""), refresh_token.unwrap_or("")))
+    }
+}
