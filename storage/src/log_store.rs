@@ -26,17 +26,22 @@ pub struct LogStore {
 
 /// Syncs the WAL for batches of appends and completes their callbacks in order. Stops
 /// when every `LogStore` clone is dropped.
-fn spawn_flusher(db: Arc<DB>) -> std::sync::mpsc::Sender<LogFlushed<TypeConfig>> {
+/// The thread holds the DB only while flushing, so closing the stores closes the DB.
+fn spawn_flusher(db: &Arc<DB>) -> std::sync::mpsc::Sender<LogFlushed<TypeConfig>> {
     let (tx, rx) = std::sync::mpsc::channel::<LogFlushed<TypeConfig>>();
+    let weak = Arc::downgrade(db);
     std::thread::Builder::new()
         .name("raft-log-flush".into())
         .spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter());
-                let res = db.flush_wal(true);
+                let res: Result<(), String> = match weak.upgrade() {
+                    Some(db) => db.flush_wal(true).map_err(|e| e.to_string()),
+                    None => Err("database closed".into()),
+                };
                 for cb in batch {
-                    cb.log_io_completed(res.clone().map_err(|e| std::io::Error::other(e.to_string())));
+                    cb.log_io_completed(res.clone().map_err(std::io::Error::other));
                 }
             }
         })
@@ -52,7 +57,7 @@ fn synced() -> WriteOptions {
 
 impl LogStore {
     pub(crate) fn new(db: Arc<DB>) -> Self {
-        let flusher = spawn_flusher(db.clone());
+        let flusher = spawn_flusher(&db);
         LogStore { db, flusher }
     }
     fn cf_log(&self) -> &rocksdb::ColumnFamily {
