@@ -3,7 +3,7 @@
 
 use shoal_proto::{ErrorCode, Status};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
     /// This node is not the leader; the write was certainly not applied.
     #[error("not the leader (leader: {leader:?})")]

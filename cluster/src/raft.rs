@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{Config, Raft, ServerState, SnapshotPolicy};
 use shoal_config::NodeConfig;
-use shoal_storage::{ClusterNode, Command, LogStore, NodeId, Response, StateMachine, TypeConfig, decode, encode};
+use shoal_storage::{ClusterNode, Command, LogStore, NodeId, Reply, Response, StateMachine, TypeConfig, decode, encode};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::error::ClusterError;
 use crate::network::PeerNetwork;
 use crate::rpc::{ForwardError, Handler, PeerRequest, PeerResponse};
 use crate::transport::Transport;
+
+type WriteRequest = (Command, oneshot::Sender<Result<Response, ClusterError>>);
 
 #[derive(Clone)]
 pub struct RaftHandle {
@@ -22,6 +25,59 @@ pub struct RaftHandle {
     node_id: NodeId,
     call_timeout: Duration,
     transport: Transport,
+    /// Coalesces concurrent writes into batch entries (absent on the batcher's own handle).
+    batcher: Option<mpsc::Sender<WriteRequest>>,
+}
+
+/// Most commands coalesced into one log entry.
+const BATCH_MAX: usize = 256;
+/// Batches in flight at once; a write that finds a free slot goes out immediately.
+const BATCHES_IN_FLIGHT: usize = 4;
+const WRITE_QUEUE_LEN: usize = 4096;
+
+/// Takes queued writes, proposes them as one `Command::Batch` entry (or alone), and hands
+/// each caller its own response. Stops when every handle is dropped.
+async fn run_batcher(direct: RaftHandle, mut rx: mpsc::Receiver<WriteRequest>) {
+    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let direct = direct.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if batch.len() == 1 {
+                let (cmd, tx) = batch.pop().expect("one write");
+                let _ = tx.send(direct.write_entry(cmd).await);
+                return;
+            }
+            let (cmds, txs): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
+            let n = txs.len();
+            match direct.write_entry(Command::Batch(cmds)).await {
+                Ok(Ok(Reply::Batch(responses))) if responses.len() == n => {
+                    for (tx, r) in txs.into_iter().zip(responses) {
+                        let _ = tx.send(Ok(r));
+                    }
+                }
+                Ok(other) => {
+                    tracing::error!(reply = ?other, "unexpected reply to a batch");
+                    for tx in txs {
+                        let _ = tx.send(Err(ClusterError::Unavailable("unexpected reply to a batch".into())));
+                    }
+                }
+                Err(e) => {
+                    for tx in txs {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// A point-in-time view of this node's Raft state.
@@ -72,7 +128,16 @@ impl RaftHandle {
             .await
             .map_err(|e| ClusterError::Init(e.to_string()))?;
         let _ = handler.raft.set(raft.clone());
-        Ok(RaftHandle { raft, node_id, call_timeout: Duration::from_millis(c.call_timeout_ms), transport })
+        let direct = RaftHandle {
+            raft,
+            node_id,
+            call_timeout: Duration::from_millis(c.call_timeout_ms),
+            transport,
+            batcher: None,
+        };
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE_LEN);
+        tokio::spawn(run_batcher(direct.clone(), rx));
+        Ok(RaftHandle { batcher: Some(tx), ..direct })
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -149,10 +214,30 @@ impl RaftHandle {
         }
     }
 
-    /// Proposes a command and waits until it is committed and applied. On a follower the
-    /// command is forwarded to the leader; "not the leader" answers are retried (they are
-    /// certainly not applied) until the call's deadline.
+    /// Proposes a command and waits until it is committed and applied. Concurrent writes
+    /// are coalesced into batch entries (each command still applied and answered on its
+    /// own). On a follower the entry is forwarded to the leader.
     pub async fn write(&self, cmd: Command) -> Result<Response, ClusterError> {
+        let Some(batcher) = &self.batcher else { return self.write_entry(cmd).await };
+        let ms = self.call_timeout.as_millis() as u64;
+        let (tx, rx) = oneshot::channel();
+        match tokio::time::timeout(self.call_timeout, batcher.send((cmd, tx))).await {
+            Ok(Ok(())) => {}
+            // Never queued, so certainly not applied.
+            Ok(Err(_)) => return Err(ClusterError::Unavailable("raft is shutting down".into())),
+            Err(_) => return Err(ClusterError::Unreachable("write queue full".into())),
+        }
+        // write_entry has its own deadline; this one only guards a lost batch task.
+        match tokio::time::timeout(self.call_timeout + Duration::from_secs(1), rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(ClusterError::Unavailable("write dropped".into())),
+            Err(_) => Err(ClusterError::Timeout { ms }),
+        }
+    }
+
+    /// Proposes one log entry; "not the leader" answers are retried (they are certainly
+    /// not applied) until the call's deadline.
+    async fn write_entry(&self, cmd: Command) -> Result<Response, ClusterError> {
         let deadline = Instant::now() + self.call_timeout;
         let ms = self.call_timeout.as_millis() as u64;
         loop {

@@ -137,6 +137,8 @@ pub fn apply_command(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, TxnEr
             revoke_all(txn, user_id, *before)?;
             Ok(Reply::Done)
         }
+        // Batches are unpacked by the state machine; a nested one is refused.
+        Command::Batch(_) => Ok(Reply::Batch(Vec::new())),
     })
 }
 

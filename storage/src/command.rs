@@ -26,6 +26,9 @@ pub enum Command {
     RevokeTokens { session: Vec<(String, i64)>, refresh: Vec<(String, i64)> },
     /// Deny every token of a user issued before `before` (unix s).
     RevokeAllBefore { user_id: Uuid, before: i64 },
+    /// Independent commands coalesced by a proposer into one log entry; each is applied (or
+    /// rejected) on its own, as if proposed alone, in order.
+    Batch(Vec<Command>),
 }
 
 /// A login identifier, for link/unlink. `Email` carries the bcrypt hash when linking.
@@ -100,6 +103,8 @@ pub enum Reply {
     /// proposal claimed it first (`created = false`).
     User { user: UserRecord, created: bool },
     StorageAcks(Vec<StorageAck>),
+    /// One response per command of a `Batch`, in order.
+    Batch(Vec<Response>),
 }
 
 /// Deterministic refusals: the command was applied as a no-op. Each maps to Nakama's error.

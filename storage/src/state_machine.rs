@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::{Txn, apply_command};
 use crate::codec::{decode, encode};
-use crate::command::{Reply, Response};
+use crate::command::{Command, Reply, Response};
 use crate::keys::{self, CF_DATA, CF_META};
 use crate::{ClusterNode, NodeId, StorageError, TypeConfig};
 
@@ -96,6 +96,17 @@ impl StateMachine {
     }
 }
 
+/// Applies one command; a rejection rolls back exactly that command's writes.
+fn apply_one(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, StorageError> {
+    let r = apply_command(txn, cmd).map_err(|e| StorageIOError::write_state_machine(&e))?;
+    if r.is_ok() {
+        txn.commit_command();
+    } else {
+        txn.rollback_command();
+    }
+    Ok(r)
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         // A RocksDB snapshot gives a consistent view of data + metadata while applies go on.
@@ -148,16 +159,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_applied = Some(entry.log_id);
             let reply = match &entry.payload {
                 EntryPayload::Blank => Ok(Reply::Done),
-                EntryPayload::Normal(cmd) => {
-                    let r = apply_command(&mut txn, cmd)
-                        .map_err(|e| StorageIOError::write_state_machine(&e))?;
-                    if r.is_ok() {
-                        txn.commit_command();
-                    } else {
-                        txn.rollback_command();
+                EntryPayload::Normal(Command::Batch(cmds)) => {
+                    let mut out = Vec::with_capacity(cmds.len());
+                    for cmd in cmds {
+                        out.push(apply_one(&mut txn, cmd)?);
                     }
-                    r
+                    Ok(Reply::Batch(out))
                 }
+                EntryPayload::Normal(cmd) => apply_one(&mut txn, cmd)?,
                 EntryPayload::Membership(m) => {
                     membership = Some(Membership::new(Some(entry.log_id), m.clone()));
                     Ok(Reply::Done)

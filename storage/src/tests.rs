@@ -239,3 +239,29 @@ async fn log_store_survives_reopen() {
     assert_eq!(state.last_purged_log_id.unwrap().index, 1);
     assert_eq!(state.last_log_id.unwrap().index, 1);
 }
+
+#[tokio::test]
+async fn a_batch_applies_each_command_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_log, mut sm, reader) = open(dir.path()).unwrap();
+    let r = sm
+        .apply(vec![entry(
+            1,
+            Command::Batch(vec![
+                Command::CreateUser { user: user(1, "alice", "custom-1") },
+                Command::CreateUser { user: user(2, "alice", "custom-2") },
+                Command::StorageWrite { ops: vec![write(1, "k", "{}", "v1", VersionCheck::Absent, 1)], now: 1 },
+                Command::StorageWrite { ops: vec![write(1, "k", "{}", "v2", VersionCheck::Absent, 1)], now: 2 },
+            ]),
+        )])
+        .await
+        .unwrap();
+    let Ok(Reply::Batch(rs)) = &r[0] else { panic!("{r:?}") };
+    assert!(matches!(rs[0], Ok(Reply::User { created: true, .. })));
+    assert_eq!(rs[1], Err(Rejection::UsernameTaken));
+    assert!(matches!(rs[2], Ok(Reply::StorageAcks(_))));
+    // The second write sees the first (same entry): create-only fails.
+    assert_eq!(rs[3], Err(Rejection::StorageVersionCheck));
+    assert!(reader.user_id_by_custom("custom-2").unwrap().is_none());
+    assert_eq!(reader.storage_object("c", &Uuid::from_u128(1), "k").unwrap().unwrap().version, "v1");
+}
