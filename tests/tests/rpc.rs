@@ -54,6 +54,16 @@ async fn seed_rpcs_run_through_the_node() {
     let payload: serde_json::Value = serde_json::from_str(r.ok()["payload"].as_str().unwrap()).unwrap();
     assert_eq!(payload, json!({"name":"dragonite","height":22,"weight":2100,"image":"https://img/149.png"}));
 
+    // register_http (1.x): /runtime/{path} with the http key; the returned table as JSON.
+    let r = c.call("POST", "/runtime/http_handler_path?key=defaulthttpkey", Auth::None, Some(br#"{"some":"data"}"#.to_vec())).await;
+    let body = r.ok();
+    assert_eq!(body["context"]["ExecutionMode"], "http", "{body}");
+    assert_eq!(body["context"]["execution_mode"], "http", "{body}");
+    c.call("POST", "/runtime/http_handler_path", Auth::None, Some(b"{}".to_vec())).await.assert_error(401, 16, "HTTP key required");
+    let r = c.call("POST", "/runtime/http_handler_path", Auth::Basic("defaulthttpkey"), Some(b"{}".to_vec())).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    c.call("POST", "/runtime/nope?http_key=defaulthttpkey", Auth::None, None).await.assert_error(404, 5, "HTTP handler not found");
+
     // Nakama's RPC errors.
     c.call("POST", "/v2/rpc/nope?http_key=defaulthttpkey", Auth::None, Some(b"\"\"".to_vec()))
         .await

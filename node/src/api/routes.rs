@@ -33,6 +33,7 @@ pub fn routes() -> Router<Core> {
         .route("/v2/friend", get(friends_list).post(friends_add).delete(friends_delete))
         .route("/v2/friend/block", post(friends_block))
         .route("/v2/rpc/{id}", get(super::rpc::rpc).post(super::rpc::rpc))
+        .route("/runtime/{*path}", get(super::rpc::runtime_http).post(super::rpc::runtime_http))
 }
 
 fn ok<T>(v: T) -> ApiResult<T> {

@@ -111,3 +111,49 @@ pub async fn rpc(
         }
     }
 }
+
+/// `GET|POST /runtime/{path}`: a `register_http` handler (Nakama 1.x), authorised by the
+/// http key as `?key=` (1.x), `?http_key=` or Basic; the JSON body in, the returned table
+/// out as JSON.
+pub async fn runtime_http(
+    State(core): State<Core>,
+    Path(path): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let http_key = &core.config.runtime.http_key;
+    let key = query
+        .iter()
+        .find(|(k, _)| k == "key" || k == "http_key")
+        .map(|(_, v)| v.clone())
+        .or_else(|| headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(basic_username));
+    match key {
+        None => return unauthorized("HTTP key required"),
+        Some(k) if &k != http_key => return unauthorized("HTTP key invalid"),
+        Some(_) => {}
+    }
+    let payload = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), &e.to_string()),
+        }
+    };
+    let mut ctx = CallContext { client_ip: Some(peer.ip().to_string()), client_port: Some(peer.port().to_string()), ..Default::default() };
+    for (k, v) in query.into_iter().filter(|(k, _)| k != "key" && k != "http_key") {
+        ctx.query_params.entry(k).or_default().push(v);
+    }
+    match core.runtime_http(&path, ctx, payload).await {
+        Ok(v) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
+        Err(RpcError::NotFound) => rpc_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, json!("HTTP handler not found"), "HTTP handler not found"),
+        Err(RpcError::Failed(s)) => {
+            let status = StatusCode::from_u16(s.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            rpc_error(status, s.code(), json!({}), &s.message)
+        }
+    }
+}

@@ -27,3 +27,20 @@ impl Core {
         }
     }
 }
+
+impl Core {
+    /// Calls a `register_http` handler (Nakama 1.x) with the decoded JSON body.
+    pub async fn runtime_http(
+        &self,
+        path: &str,
+        ctx: CallContext,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, RpcError> {
+        let Some(pool) = self.runtime.get() else { return Err(RpcError::NotFound) };
+        match pool.call_http(path, ctx, payload).await {
+            Ok(v) => Ok(v),
+            Err(RuntimeError::FunctionNotFound(_)) => Err(RpcError::NotFound),
+            Err(e) => Err(RpcError::Failed(e.into())),
+        }
+    }
+}
