@@ -168,13 +168,13 @@ pub struct FriendList {
 }
 
 /// `google.protobuf.Empty`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Empty {}
 
 // ---------------------------------------------------------------- inbound
 
 /// Body of `authenticate/device` and `link|unlink/device`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountDevice {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -187,7 +187,7 @@ pub struct AccountDevice {
 pub type AccountCustom = AccountDevice;
 
 /// Body of `authenticate/email` and `link|unlink/email`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountEmail {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -198,7 +198,7 @@ pub struct AccountEmail {
     pub vars: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SessionRefreshRequest {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -206,7 +206,7 @@ pub struct SessionRefreshRequest {
     pub vars: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SessionLogoutRequest {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -216,7 +216,7 @@ pub struct SessionLogoutRequest {
 }
 
 /// `PUT /v2/account`: every field is a StringValue, absent means unchanged.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct UpdateAccountRequest {
     pub username: Option<String>,
@@ -230,7 +230,7 @@ pub struct UpdateAccountRequest {
     pub timezone: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReadStorageObjectId {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -241,14 +241,14 @@ pub struct ReadStorageObjectId {
     pub user_id: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReadStorageObjectsRequest {
     #[serde(alias = "objectIds", deserialize_with = "json::null_as_default")]
     pub object_ids: Vec<ReadStorageObjectId>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WriteStorageObject {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -265,14 +265,14 @@ pub struct WriteStorageObject {
     pub permission_write: Option<i32>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WriteStorageObjectsRequest {
     #[serde(deserialize_with = "json::null_as_default")]
     pub objects: Vec<WriteStorageObject>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeleteStorageObjectId {
     #[serde(deserialize_with = "json::null_as_default")]
@@ -283,7 +283,7 @@ pub struct DeleteStorageObjectId {
     pub version: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeleteStorageObjectsRequest {
     #[serde(alias = "objectIds", deserialize_with = "json::null_as_default")]
@@ -319,4 +319,63 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&f).unwrap();
         assert_eq!(v["state"], 0);
     }
+}
+
+// ---------------------------------------------------------------- whole requests
+// Routes whose inputs come from the path or query are still one request message in
+// Nakama (that is what before/after hooks see); these are those messages.
+
+/// `Authenticate{Device,Custom,Email}Request`: the body is `account`; `create`, `username`
+/// come from the query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthenticateRequest<A> {
+    pub account: A,
+    #[serde(deserialize_with = "json::opt_bool::deserialize")]
+    pub create: Option<bool>,
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FriendsRequest {
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub ids: Vec<String>,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub usernames: Vec<String>,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub metadata: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListFriendsRequest {
+    #[serde(deserialize_with = "json::opt_int32::deserialize")]
+    pub limit: Option<i32>,
+    #[serde(deserialize_with = "json::opt_int32::deserialize")]
+    pub state: Option<i32>,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub cursor: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GetUsersRequest {
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub ids: Vec<String>,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub usernames: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListStorageObjectsRequest {
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub user_id: String,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub collection: String,
+    #[serde(deserialize_with = "json::opt_int32::deserialize")]
+    pub limit: Option<i32>,
+    #[serde(deserialize_with = "json::null_as_default")]
+    pub cursor: String,
 }

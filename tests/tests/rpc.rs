@@ -94,3 +94,44 @@ async fn sandbox_escapes_fail_cleanly_and_the_node_keeps_serving() {
     }
     assert!(node.log().lines().all(|l| !l.contains("panicked")), "a panic in the node log");
 }
+
+/// The seed's `limit_friends` (before AddFriends, 1.x `tfriendsadd`) and `add_reward`
+/// (after) around the REST route, with a helper RPC to set the caller's level.
+#[tokio::test]
+async fn seed_hooks_guard_and_follow_add_friends() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["limit_friends.lua", "add_reward.lua"] {
+        std::fs::copy(std::path::Path::new(&modules("seeds")).join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("set_level.lua"),
+        "local nk = require('nakama')\nnk.register_rpc(function(context, payload)\n  nk.account_update_id(context.user_id, {level = tonumber(payload)})\n  return ''\nend, 'set_level')\n",
+    )
+    .unwrap();
+    let node = TestNode::start(&["--runtime.path", &dir.path().display().to_string()]).await.unwrap();
+    let c = node.client();
+    let (a, _) = c.login_custom("hook-user-a").await;
+    let (b, _) = c.login_custom("hook-user-b").await;
+    let (a_id, b_id) = (shoal_tests::token_user_id(&a), shoal_tests::token_user_id(&b));
+
+    c.call("POST", "/v2/rpc/set_level", Auth::Bearer(&a), Some(b"\"5\"".to_vec())).await.ok();
+    c.call("POST", &format!("/v2/friend?ids={b_id}"), Auth::Bearer(&a), None)
+        .await
+        .assert_error(500, 13, "Must reach level 10 before you can add friends.");
+    let fl = c.call("GET", "/v2/friend", Auth::Bearer(&b), None).await.ok();
+    assert!(fl.get("friends").is_none(), "the rejected add went through: {fl}");
+
+    c.call("POST", "/v2/rpc/set_level", Auth::Bearer(&a), Some(b"\"12\"".to_vec())).await.ok();
+    c.call("POST", &format!("/v2/friend?ids={b_id}"), Auth::Bearer(&a), None).await.ok();
+    let fl = c.call("GET", "/v2/friend", Auth::Bearer(&b), None).await.ok();
+    assert_eq!(fl["friends"][0]["user"]["id"], a_id.as_str());
+    // The after hook wrote the reward record for A (asynchronously, after the response).
+    shoal_tests::wait_until(std::time::Duration::from_secs(10), "the after hook's reward", || async {
+        let r = c
+            .json("POST", "/v2/storage", Auth::Bearer(&a), json!({"object_ids":[{"collection":"rewards","key":"reward","user_id":a_id}]}))
+            .await;
+        r.status == 200 && r.body["objects"][0]["key"] == "reward"
+    })
+    .await
+    .unwrap();
+}

@@ -65,6 +65,17 @@ impl Session {
     pub fn user_id(&self) -> uuid::Uuid {
         self.0.user_id().unwrap_or_default()
     }
+
+    /// The runtime context of a call made with this session.
+    pub fn ctx(&self) -> shoal_runtime::CallContext {
+        shoal_runtime::CallContext {
+            user_id: Some(self.0.uid.clone()),
+            username: Some(self.0.usn.clone()),
+            vars: Some(self.0.vrs.clone()),
+            user_session_exp: Some(self.0.exp),
+            ..Default::default()
+        }
+    }
 }
 
 impl FromRequestParts<Core> for Session {

@@ -8,6 +8,7 @@ use shoal_proto::*;
 use super::ApiResult;
 use super::extract::{Body, Params, ServerKey, Session};
 use crate::core::{Core, account::IdentityInput};
+use shoal_runtime::CallContext;
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -40,15 +41,21 @@ fn ok<T>(v: T) -> ApiResult<T> {
     Ok(Json(v))
 }
 
-// ------------------------------------------------------------------ authenticate
-
-struct AuthQuery {
-    create: bool,
-    username: Option<String>,
+/// Runs `id`'s before hook on `req`, then `op`, then (in the background) its after hook.
+macro_rules! hooked {
+    ($core:expr, $ctx:expr, $id:literal, $req:expr, |$r:ident| $op:expr) => {{
+        let ctx = $ctx;
+        let $r = $core.before($id, &ctx, $req).await?;
+        let out = $op;
+        $core.after($id, &ctx, &out, &$r);
+        ok(out)
+    }};
 }
 
-fn auth_query(q: &Params) -> Result<AuthQuery, super::ApiError> {
-    Ok(AuthQuery { create: q.bool("create")?.unwrap_or(true), username: q.get("username").map(str::to_string) })
+// ------------------------------------------------------------------ authenticate
+
+fn auth_request<A>(q: &Params, account: A) -> Result<AuthenticateRequest<A>, super::ApiError> {
+    Ok(AuthenticateRequest { account, create: q.bool("create")?, username: q.get("username").map(str::to_string) })
 }
 
 async fn authenticate_device(
@@ -57,8 +64,11 @@ async fn authenticate_device(
     q: Params,
     Body(acc): Body<AccountDevice>,
 ) -> ApiResult<shoal_proto::Session> {
-    let a = auth_query(&q)?;
-    ok(core.authenticate_device(&acc.id, a.create, a.username.as_deref(), acc.vars).await?.session)
+    hooked!(core, CallContext::default(), "AuthenticateDevice", auth_request(&q, acc)?, |r| {
+        core.authenticate_device(&r.account.id, r.create.unwrap_or(true), r.username.as_deref(), r.account.vars.clone())
+            .await?
+            .session
+    })
 }
 
 async fn authenticate_custom(
@@ -67,8 +77,11 @@ async fn authenticate_custom(
     q: Params,
     Body(acc): Body<AccountCustom>,
 ) -> ApiResult<shoal_proto::Session> {
-    let a = auth_query(&q)?;
-    ok(core.authenticate_custom(&acc.id, a.create, a.username.as_deref(), acc.vars).await?.session)
+    hooked!(core, CallContext::default(), "AuthenticateCustom", auth_request(&q, acc)?, |r| {
+        core.authenticate_custom(&r.account.id, r.create.unwrap_or(true), r.username.as_deref(), r.account.vars.clone())
+            .await?
+            .session
+    })
 }
 
 async fn authenticate_email(
@@ -77,11 +90,12 @@ async fn authenticate_email(
     q: Params,
     Body(acc): Body<AccountEmail>,
 ) -> ApiResult<shoal_proto::Session> {
-    let a = auth_query(&q)?;
-    let out = core
-        .authenticate_email(&acc.email, &acc.password, a.create, a.username.as_deref(), acc.vars)
-        .await?;
-    ok(out.session)
+    hooked!(core, CallContext::default(), "AuthenticateEmail", auth_request(&q, acc)?, |r| {
+        let a = &r.account;
+        core.authenticate_email(&a.email, &a.password, r.create.unwrap_or(true), r.username.as_deref(), a.vars.clone())
+            .await?
+            .session
+    })
 }
 
 async fn session_refresh(
@@ -89,7 +103,7 @@ async fn session_refresh(
     _: ServerKey,
     Body(req): Body<SessionRefreshRequest>,
 ) -> ApiResult<shoal_proto::Session> {
-    ok(core.session_refresh(&req.token, req.vars).await?)
+    hooked!(core, CallContext::default(), "SessionRefresh", req, |r| core.session_refresh(&r.token, r.vars.clone()).await?)
 }
 
 async fn session_logout(
@@ -97,14 +111,16 @@ async fn session_logout(
     s: Session,
     Body(req): Body<SessionLogoutRequest>,
 ) -> ApiResult<Empty> {
-    core.session_logout(&s.0, &req.token, &req.refresh_token).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "SessionLogout", req, |r| {
+        core.session_logout(&s.0, &r.token, &r.refresh_token).await?;
+        Empty {}
+    })
 }
 
 // ------------------------------------------------------------------ account
 
 async fn get_account(State(core): State<Core>, s: Session) -> ApiResult<Account> {
-    ok(core.get_account(&s.user_id()).await?)
+    hooked!(core, s.ctx(), "GetAccount", Empty {}, |_r| core.get_account(&s.user_id()).await?)
 }
 
 async fn update_account(
@@ -112,56 +128,73 @@ async fn update_account(
     s: Session,
     Body(req): Body<UpdateAccountRequest>,
 ) -> ApiResult<Empty> {
-    let update = shoal_storage::UserUpdate {
-        username: req.username,
-        display_name: req.display_name,
-        avatar_url: req.avatar_url,
-        lang_tag: req.lang_tag,
-        location: req.location,
-        timezone: req.timezone,
-        metadata: None,
-    };
-    core.update_account(&s.user_id(), update).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "UpdateAccount", req, |r| {
+        let update = shoal_storage::UserUpdate {
+            username: r.username.clone(),
+            display_name: r.display_name.clone(),
+            avatar_url: r.avatar_url.clone(),
+            lang_tag: r.lang_tag.clone(),
+            location: r.location.clone(),
+            timezone: r.timezone.clone(),
+            metadata: None,
+        };
+        core.update_account(&s.user_id(), update).await?;
+        Empty {}
+    })
 }
 
 async fn delete_account(State(core): State<Core>, s: Session) -> ApiResult<Empty> {
-    core.delete_account(&s.user_id()).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "DeleteAccount", Empty {}, |_r| {
+        core.delete_account(&s.user_id()).await?;
+        Empty {}
+    })
 }
 
 async fn link_device(State(core): State<Core>, s: Session, Body(a): Body<AccountDevice>) -> ApiResult<Empty> {
-    core.link(&s.user_id(), IdentityInput::Device(&a.id)).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "LinkDevice", a, |r| {
+        core.link(&s.user_id(), IdentityInput::Device(&r.id)).await?;
+        Empty {}
+    })
 }
 
 async fn link_custom(State(core): State<Core>, s: Session, Body(a): Body<AccountCustom>) -> ApiResult<Empty> {
-    core.link(&s.user_id(), IdentityInput::Custom(&a.id)).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "LinkCustom", a, |r| {
+        core.link(&s.user_id(), IdentityInput::Custom(&r.id)).await?;
+        Empty {}
+    })
 }
 
 async fn link_email(State(core): State<Core>, s: Session, Body(a): Body<AccountEmail>) -> ApiResult<Empty> {
-    core.link(&s.user_id(), IdentityInput::Email { email: &a.email, password: &a.password }).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "LinkEmail", a, |r| {
+        core.link(&s.user_id(), IdentityInput::Email { email: &r.email, password: &r.password }).await?;
+        Empty {}
+    })
 }
 
 async fn unlink_device(State(core): State<Core>, s: Session, Body(a): Body<AccountDevice>) -> ApiResult<Empty> {
-    core.unlink(&s.user_id(), IdentityInput::Device(&a.id)).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "UnlinkDevice", a, |r| {
+        core.unlink(&s.user_id(), IdentityInput::Device(&r.id)).await?;
+        Empty {}
+    })
 }
 
 async fn unlink_custom(State(core): State<Core>, s: Session, Body(a): Body<AccountCustom>) -> ApiResult<Empty> {
-    core.unlink(&s.user_id(), IdentityInput::Custom(&a.id)).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "UnlinkCustom", a, |r| {
+        core.unlink(&s.user_id(), IdentityInput::Custom(&r.id)).await?;
+        Empty {}
+    })
 }
 
 async fn unlink_email(State(core): State<Core>, s: Session, Body(a): Body<AccountEmail>) -> ApiResult<Empty> {
-    core.unlink(&s.user_id(), IdentityInput::Email { email: &a.email, password: &a.password }).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "UnlinkEmail", a, |r| {
+        core.unlink(&s.user_id(), IdentityInput::Email { email: &r.email, password: &r.password }).await?;
+        Empty {}
+    })
 }
 
-async fn get_users(State(core): State<Core>, _: Session, q: Params) -> ApiResult<Users> {
-    ok(core.get_users(&q.all("ids"), &q.all("usernames")).await?)
+async fn get_users(State(core): State<Core>, s: Session, q: Params) -> ApiResult<Users> {
+    let req = GetUsersRequest { ids: q.all("ids"), usernames: q.all("usernames") };
+    hooked!(core, s.ctx(), "GetUsers", req, |r| core.get_users(&r.ids, &r.usernames).await?)
 }
 
 // ------------------------------------------------------------------ storage
@@ -171,7 +204,7 @@ async fn storage_read(
     s: Session,
     Body(req): Body<ReadStorageObjectsRequest>,
 ) -> ApiResult<StorageObjects> {
-    ok(core.storage_read(Some(&s.user_id()), &req.object_ids).await?)
+    hooked!(core, s.ctx(), "ReadStorageObjects", req, |r| core.storage_read(Some(&s.user_id()), &r.object_ids).await?)
 }
 
 async fn storage_write(
@@ -179,7 +212,7 @@ async fn storage_write(
     s: Session,
     Body(req): Body<WriteStorageObjectsRequest>,
 ) -> ApiResult<StorageObjectAcks> {
-    ok(core.storage_write(Some(&s.user_id()), &req.objects, None).await?)
+    hooked!(core, s.ctx(), "WriteStorageObjects", req, |r| core.storage_write(Some(&s.user_id()), &r.objects, None).await?)
 }
 
 async fn storage_delete(
@@ -187,8 +220,26 @@ async fn storage_delete(
     s: Session,
     Body(req): Body<DeleteStorageObjectsRequest>,
 ) -> ApiResult<Empty> {
-    core.storage_delete(Some(&s.user_id()), &req.object_ids, None).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "DeleteStorageObjects", req, |r| {
+        core.storage_delete(Some(&s.user_id()), &r.object_ids, None).await?;
+        Empty {}
+    })
+}
+
+async fn list_storage(core: Core, s: Session, req: ListStorageObjectsRequest) -> ApiResult<StorageObjectList> {
+    hooked!(core, s.ctx(), "ListStorageObjects", req, |r| {
+        let limit = r.limit.map(i64::from);
+        core.storage_list(Some(&s.user_id()), &r.collection, &r.user_id, limit, &r.cursor).await?
+    })
+}
+
+fn int32(q: &Params, name: &str) -> Result<Option<i32>, super::ApiError> {
+    match q.int(name)? {
+        None => Ok(None),
+        Some(v) => i32::try_from(v)
+            .map(Some)
+            .map_err(|_| shoal_proto::Status::invalid(format!("invalid value for int32 field {name}")).into()),
+    }
 }
 
 async fn storage_list(
@@ -197,10 +248,13 @@ async fn storage_list(
     Path(collection): Path<String>,
     q: Params,
 ) -> ApiResult<StorageObjectList> {
-    let out = core
-        .storage_list(Some(&s.user_id()), &collection, q.str("user_id"), q.int("limit")?, q.str("cursor"))
-        .await?;
-    ok(out)
+    let req = ListStorageObjectsRequest {
+        user_id: q.str("user_id").to_string(),
+        collection,
+        limit: int32(&q, "limit")?,
+        cursor: q.str("cursor").to_string(),
+    };
+    list_storage(core, s, req).await
 }
 
 async fn storage_list_user(
@@ -209,27 +263,40 @@ async fn storage_list_user(
     Path((collection, user_id)): Path<(String, String)>,
     q: Params,
 ) -> ApiResult<StorageObjectList> {
-    let out = core.storage_list(Some(&s.user_id()), &collection, &user_id, q.int("limit")?, q.str("cursor")).await?;
-    ok(out)
+    let req = ListStorageObjectsRequest { user_id, collection, limit: int32(&q, "limit")?, cursor: q.str("cursor").to_string() };
+    list_storage(core, s, req).await
 }
 
 // ------------------------------------------------------------------ friends
 
 async fn friends_list(State(core): State<Core>, s: Session, q: Params) -> ApiResult<FriendList> {
-    ok(core.friends_list(&s.user_id(), q.int("limit")?, q.int("state")?, q.str("cursor")).await?)
+    let req = ListFriendsRequest { limit: int32(&q, "limit")?, state: int32(&q, "state")?, cursor: q.str("cursor").to_string() };
+    hooked!(core, s.ctx(), "ListFriends", req, |r| {
+        core.friends_list(&s.user_id(), r.limit.map(i64::from), r.state.map(i64::from), &r.cursor).await?
+    })
+}
+
+fn friends_request(q: &Params) -> FriendsRequest {
+    FriendsRequest { ids: q.all("ids"), usernames: q.all("usernames"), metadata: q.str("metadata").to_string() }
 }
 
 async fn friends_add(State(core): State<Core>, s: Session, q: Params) -> ApiResult<Empty> {
-    core.friends_add(&s.user_id(), &q.all("ids"), &q.all("usernames"), q.str("metadata")).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "AddFriends", friends_request(&q), |r| {
+        core.friends_add(&s.user_id(), &r.ids, &r.usernames, &r.metadata).await?;
+        Empty {}
+    })
 }
 
 async fn friends_delete(State(core): State<Core>, s: Session, q: Params) -> ApiResult<Empty> {
-    core.friends_delete(&s.user_id(), &q.all("ids"), &q.all("usernames")).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "DeleteFriends", friends_request(&q), |r| {
+        core.friends_delete(&s.user_id(), &r.ids, &r.usernames).await?;
+        Empty {}
+    })
 }
 
 async fn friends_block(State(core): State<Core>, s: Session, q: Params) -> ApiResult<Empty> {
-    core.friends_block(&s.user_id(), &q.all("ids"), &q.all("usernames")).await?;
-    ok(Empty {})
+    hooked!(core, s.ctx(), "BlockFriends", friends_request(&q), |r| {
+        core.friends_block(&s.user_id(), &r.ids, &r.usernames).await?;
+        Empty {}
+    })
 }

@@ -14,6 +14,7 @@ use crate::tokens::TokenService;
 pub mod account;
 mod authenticate;
 mod friends;
+mod hooks;
 mod rpc;
 mod storage;
 
