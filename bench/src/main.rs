@@ -37,6 +37,13 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// HTTP RPC echo via `?http_key=` (closed loop) on one node.
+    RpcHttp {
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
 }
 
 /// Starts `nodes` nodes (one plain node when 1) and returns their client API base URLs.
@@ -70,28 +77,44 @@ async fn storage_write(nodes: usize, clients: usize, seconds: u64) -> anyhow::Re
         let token = resp["token"].as_str().context("authenticate gave no token")?.to_string();
         sessions.push((base, token));
     }
+    let sessions = Arc::new(sessions);
+    let (elapsed, total, errors) = closed_loop(clients, seconds, move |i, n| {
+        let (http, sessions) = (http.clone(), sessions.clone());
+        async move {
+            let (base, token) = &sessions[i];
+            let body = json!({"objects":[{"collection":"bench","key":format!("k{}", n % 1000),"value":format!("{{\"c\":{i},\"n\":{n}}}")}]});
+            match http.put(format!("{base}/v2/storage")).bearer_auth(token).json(&body).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    Ok(report::Result::new("storage-write", nodes, clients, elapsed, &total, errors))
+}
+
+/// Runs `clients` closed-loop workers for `seconds`; each call returns true on success.
+async fn closed_loop<F, Fut>(clients: usize, seconds: u64, call: F) -> (std::time::Duration, hdrhistogram::Histogram<u64>, u64)
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for (i, (base, token)) in sessions.into_iter().enumerate() {
-        let (http, stop, errors) = (http.clone(), stop.clone(), errors.clone());
+    for i in 0..clients {
+        let (call, stop, errors) = (call.clone(), stop.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let mut h = report::histogram();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let body = json!({"objects":[{"collection":"bench","key":format!("k{}", n % 1000),"value":format!("{{\"c\":{i},\"n\":{n}}}")}]});
                 let t = Instant::now();
-                let r = http.put(format!("{base}/v2/storage")).bearer_auth(&token).json(&body).send().await;
-                match r {
-                    Ok(resp) if resp.status().is_success() => {
-                        let _ = resp.bytes().await;
-                        h.record(t.elapsed().as_micros().max(1) as u64).ok();
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+                if call(i, n).await {
+                    h.record(t.elapsed().as_micros().max(1) as u64).ok();
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
             h
@@ -102,9 +125,34 @@ async fn storage_write(nodes: usize, clients: usize, seconds: u64) -> anyhow::Re
     let elapsed = start.elapsed();
     let mut total = report::histogram();
     for t in tasks {
-        total.add(t.await?)?;
+        if let Ok(h) = t.await {
+            let _ = total.add(h);
+        }
     }
-    Ok(report::Result::new("storage-write", nodes, clients, elapsed, &total, errors.load(Ordering::Relaxed)))
+    (elapsed, total, errors.load(Ordering::Relaxed))
+}
+
+async fn rpc_http(clients: usize, seconds: u64) -> anyhow::Result<report::Result> {
+    let modules = tempfile::tempdir()?;
+    std::fs::write(
+        modules.path().join("echo.lua"),
+        "require('nakama').register_rpc(function(context, payload) return payload end, 'echo')\n",
+    )?;
+    let node = TestNode::start(&["--logger.level", "warn", "--runtime.path", &modules.path().display().to_string()]).await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let url = format!("{}/v2/rpc/echo?http_key=defaulthttpkey", node.base());
+    let body = serde_json::to_string(&serde_json::to_string(&json!({"hello": "world", "n": 42}))?)?;
+    let (elapsed, h, errors) = closed_loop(clients, seconds, move |_, _| {
+        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+        async move {
+            match http.post(&url).body(body).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    Ok(report::Result::new("rpc-http", 1, clients, elapsed, &h, errors))
 }
 
 #[tokio::main]
@@ -116,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let result = match cli.scenario {
         Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
+        Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
     };
     println!("{}", report::Result::table_header());
     println!("{}", result.table_row());
