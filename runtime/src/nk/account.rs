@@ -168,8 +168,19 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
             .map_err(host_error("error while trying to delete account"))
     })?;
 
+    add_user_lookups(i, ["users_get_id", "users_get_username"], "username", user_table)
+}
+
+/// Registers a by-id and a by-name user lookup whose results are shaped by `to_table`
+/// (v3 field names here; the 1.x aliases use this with their own shape).
+pub(super) fn add_user_lookups(
+    i: &Installer,
+    names: [&'static str; 2],
+    name_label: &'static str,
+    to_table: fn(&Lua, &User) -> NkResult<Table>,
+) -> mlua::Result<()> {
     let shared = i.shared.clone();
-    i.add("users_get_id", move |lua, args| {
+    i.add(names[0], move |lua, args| {
         let ids = user_ids(&args, 1)?;
         if ids.is_empty() {
             return Ok(lua.create_table()?);
@@ -178,11 +189,11 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
             .host
             .users_get_id(&ids)
             .map_err(host_error("failed to get users"))?;
-        list(lua, &users, user_table)
+        list(lua, &users, to_table)
     })?;
     let shared = i.shared.clone();
-    i.add("users_get_username", move |lua, args| {
-        let names = args.string_list(1, "username")?;
+    i.add(names[1], move |lua, args| {
+        let names = args.string_list(1, name_label)?;
         if names.is_empty() {
             return Ok(lua.create_table()?);
         }
@@ -190,6 +201,6 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
             .host
             .users_get_username(&names)
             .map_err(host_error("failed to get users"))?;
-        list(lua, &users, user_table)
+        list(lua, &users, to_table)
     })
 }

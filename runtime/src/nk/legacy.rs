@@ -248,30 +248,7 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
         })
     })?;
 
-    let shared = i.shared.clone();
-    i.add("users_fetch_id", move |lua, args| {
-        let ids = super::account::user_ids(&args, 1)?;
-        if ids.is_empty() {
-            return Ok(lua.create_table()?);
-        }
-        let users = shared
-            .host
-            .users_get_id(&ids)
-            .map_err(host_error("failed to get users"))?;
-        list(lua, &users, legacy_user_table)
-    })?;
-    let shared = i.shared.clone();
-    i.add("users_fetch_handle", move |lua, args| {
-        let names = args.string_list(1, "handle")?;
-        if names.is_empty() {
-            return Ok(lua.create_table()?);
-        }
-        let users = shared
-            .host
-            .users_get_username(&names)
-            .map_err(host_error("failed to get users"))?;
-        list(lua, &users, legacy_user_table)
-    })?;
+    super::account::add_user_lookups(i, ["users_fetch_id", "users_fetch_handle"], "handle", legacy_user_table)?;
 
     let shared = i.shared.clone();
     i.add("storage_fetch", move |lua, args| {
