@@ -3,7 +3,7 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use shoal_proto::{Friend, FriendList, Status};
-use shoal_storage::{Command, FriendState};
+use shoal_storage::Command;
 use uuid::Uuid;
 
 use super::account::user_to_api;
@@ -180,6 +180,3 @@ impl Core {
         self.friends_change(user_id, ids, usernames, "", FriendOp::Block).await
     }
 }
-
-// FriendState is referenced for its numeric values above (`as u8`).
-const _: () = assert!(FriendState::Blocked as u8 == 3);
