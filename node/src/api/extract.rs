@@ -155,6 +155,10 @@ fn camel(name: &str) -> String {
 }
 
 impl Params {
+    /// Every (key, value) pair in order, repeated keys included.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
     fn matches(k: &str, name: &str) -> bool {
         k == name || k == camel(name)
     }

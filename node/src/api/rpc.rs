@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shoal_proto::ErrorCode;
+use shoal_proto::{ErrorCode, Status};
 use shoal_runtime::CallContext;
 
-use super::extract::{basic_username, decode_json_str};
+use super::extract::{Params, basic_username, decode_json_str};
 use crate::core::{Core, RpcError};
 
 /// An RPC-route error: `{"code","error","message"}`.
@@ -31,13 +31,12 @@ pub async fn rpc(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    q: Params,
     body: Bytes,
 ) -> Response {
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let query = q.pairs();
     let http_key = &core.config.runtime.http_key;
-    let mut ctx = CallContext { client_ip: Some(peer.ip().to_string()), client_port: Some(peer.port().to_string()), ..Default::default() };
+    let mut ctx = peer_context(peer, query, &["http_key"]);
 
     // Auth: ?http_key=, else Authorization (Basic = http key, otherwise a session).
     if let Some((_, k)) = query.iter().find(|(k, _)| k == "http_key") {
@@ -81,11 +80,6 @@ pub async fn rpc(
             Err(msg) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), &msg),
         }
     };
-    let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (k, v) in query.into_iter().filter(|(k, _)| k != "http_key") {
-        params.entry(k).or_default().push(v);
-    }
-    ctx.query_params = params;
     let mut hdrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in headers.iter() {
         if k.as_str().eq_ignore_ascii_case("grpc-timeout") {
@@ -105,11 +99,23 @@ pub async fn rpc(
         Ok(out) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json".to_string())], json!({"payload": out}).to_string())
             .into_response(),
         Err(RpcError::NotFound) => rpc_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, json!("RPC function not found"), "RPC function not found"),
-        Err(RpcError::Failed(s)) => {
-            let status = StatusCode::from_u16(s.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            rpc_error(status, s.code(), json!({}), &s.message)
-        }
+        Err(RpcError::Failed(s)) => function_error(&s),
     }
+}
+
+/// A function's own error: HTTP status from its code, `"error": {}` as Nakama sends.
+fn function_error(s: &Status) -> Response {
+    let status = StatusCode::from_u16(s.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    rpc_error(status, s.code(), json!({}), &s.message)
+}
+
+/// The caller's address and the query parameters (less the auth keys) as a call context.
+fn peer_context(peer: SocketAddr, query: &[(String, String)], auth_keys: &[&str]) -> CallContext {
+    let mut ctx = CallContext { client_ip: Some(peer.ip().to_string()), client_port: Some(peer.port().to_string()), ..Default::default() };
+    for (k, v) in query.iter().filter(|(k, _)| !auth_keys.contains(&k.as_str())) {
+        ctx.query_params.entry(k.clone()).or_default().push(v.clone());
+    }
+    ctx
 }
 
 /// `GET|POST /runtime/{path}`: a `register_http` handler (Nakama 1.x), authorised by the
@@ -120,11 +126,10 @@ pub async fn runtime_http(
     Path(path): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    q: Params,
     body: Bytes,
 ) -> Response {
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let query = q.pairs();
     let http_key = &core.config.runtime.http_key;
     let key = query
         .iter()
@@ -144,16 +149,10 @@ pub async fn runtime_http(
             Err(e) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), &e.to_string()),
         }
     };
-    let mut ctx = CallContext { client_ip: Some(peer.ip().to_string()), client_port: Some(peer.port().to_string()), ..Default::default() };
-    for (k, v) in query.into_iter().filter(|(k, _)| k != "key" && k != "http_key") {
-        ctx.query_params.entry(k).or_default().push(v);
-    }
+    let ctx = peer_context(peer, query, &["key", "http_key"]);
     match core.runtime_http(&path, ctx, payload).await {
         Ok(v) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
         Err(RpcError::NotFound) => rpc_error(StatusCode::NOT_FOUND, ErrorCode::NotFound, json!("HTTP handler not found"), "HTTP handler not found"),
-        Err(RpcError::Failed(s)) => {
-            let status = StatusCode::from_u16(s.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            rpc_error(status, s.code(), json!({}), &s.message)
-        }
+        Err(RpcError::Failed(s)) => function_error(&s),
     }
 }
