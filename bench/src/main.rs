@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use shoal_tests::{TestCluster, TestNode};
 
+mod lua_pool;
 mod report;
 
 #[derive(Parser)]
@@ -36,6 +37,14 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+    },
+    /// The Lua runtime in-process: fresh-VM build time, VM lease cost, RPC echo call.
+    LuaPool {
+        /// Modules in the bundle.
+        #[arg(long, default_value_t = 10)]
+        modules: usize,
+        #[arg(long, default_value_t = 200_000)]
+        iterations: u64,
     },
     /// HTTP RPC echo via `?http_key=` (closed loop) on one node.
     RpcHttp {
@@ -155,9 +164,25 @@ async fn rpc_http(clients: usize, seconds: u64) -> anyhow::Result<report::Result
     Ok(report::Result::new("rpc-http", 1, clients, elapsed, &h, errors))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Scenario::LuaPool { modules, iterations } = cli.scenario {
+        let figures = lua_pool::run(modules, iterations)?;
+        figures.print();
+        return write_json(&cli.out, "lua-pool", &figures);
+    }
+    tokio::runtime::Runtime::new()?.block_on(network_scenario(cli))
+}
+
+fn write_json(out: &std::path::Path, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let file = out.join(format!("{name}.json"));
+    std::fs::write(&file, serde_json::to_string_pretty(value)?)?;
+    println!("wrote {}", file.display());
+    Ok(())
+}
+
+async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
     if std::env::var_os("SHOAL_BIN").is_none() {
         let release = shoal_tests::shoal_bin();
         anyhow::ensure!(release.exists(), "{} not found: run `cargo build --release --bin shoal` first", release.display());
@@ -165,12 +190,9 @@ async fn main() -> anyhow::Result<()> {
     let result = match cli.scenario {
         Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
         Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
+        Scenario::LuaPool { .. } => anyhow::bail!("lua-pool runs in-process, without a node"),
     };
     println!("{}", report::Result::table_header());
     println!("{}", result.table_row());
-    std::fs::create_dir_all(&cli.out)?;
-    let file = cli.out.join(format!("{}-{}n-{}c.json", result.scenario, result.nodes, result.clients));
-    std::fs::write(&file, serde_json::to_string_pretty(&result)?)?;
-    println!("wrote {}", file.display());
-    Ok(())
+    write_json(&cli.out, &format!("{}-{}n-{}c", result.scenario, result.nodes, result.clients), &result)
 }

@@ -1,6 +1,6 @@
 //! The Lua runtime's `RuntimeHost`, implemented over `core`: every `nk.*` data call runs the
 //! same core function as the REST route, with the runtime as the (authoritative) caller.
-//! Lua runs on blocking threads, so each method blocks on the async core function.
+//! Each method blocks on the async core function inside `shoal_runtime::blocking::section`.
 
 use std::collections::BTreeMap;
 
@@ -24,8 +24,11 @@ impl NodeHost {
     pub fn new(core: Core, handle: tokio::runtime::Handle) -> Self {
         NodeHost { core, handle }
     }
+    /// Runs an async core function to completion from Lua. Lua may be running inline on a
+    /// tokio worker, so the wait happens in a blocking section that hands the worker's
+    /// other tasks to another thread.
     fn run<T>(&self, f: impl std::future::Future<Output = Result<T, Status>>) -> Result<T, Status> {
-        self.handle.block_on(f)
+        shoal_runtime::blocking::section(|| self.handle.block_on(f))
     }
 }
 

@@ -79,6 +79,39 @@ pub mod timestamp {
     }
 }
 
+/// Optional Timestamps: absent when `None`.
+pub mod opt_timestamp {
+    use super::*;
+    pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(t) => s.serialize_str(&rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Enum `Operator` (`NO_OVERRIDE=0, BEST=1, SET=2, INCREMENT=3, DECREMENT=4`): its number, a
+/// string holding it, or its name, as protojson accepts; out of range is an error.
+pub mod operator {
+    use super::*;
+    pub const NAMES: [&str; 5] = ["NO_OVERRIDE", "BEST", "SET", "INCREMENT", "DECREMENT"];
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        let n = match &v {
+            None | Some(serde_json::Value::Null) => Some(0),
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => {
+                NAMES.iter().position(|x| x == s).map(|i| i as i64).or_else(|| s.parse().ok())
+            }
+            _ => None,
+        };
+        match n {
+            Some(n @ 0..=4) => Ok(n as i32),
+            _ => Err(de::Error::custom(format!("invalid value for enum type: {}", v.unwrap_or_default()))),
+        }
+    }
+}
+
 struct Int64Visitor;
 impl de::Visitor<'_> for Int64Visitor {
     type Value = i64;
@@ -183,6 +216,23 @@ mod tests {
         assert_eq!(b, T { score: 42, opt: None });
         assert!(serde_json::from_str::<T>(r#"{"score":"x"}"#).is_err());
         assert_eq!(serde_json::to_string(&T { score: 0, opt: None }).unwrap(), "{}");
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Op {
+        #[serde(deserialize_with = "operator::deserialize", default)]
+        operator: i32,
+    }
+
+    #[test]
+    fn operator_accepts_numbers_and_names() {
+        let op = |s: &str| serde_json::from_str::<Op>(s).map(|o| o.operator).ok();
+        assert_eq!(op(r#"{"operator":2}"#), Some(2));
+        assert_eq!(op(r#"{"operator":"INCREMENT"}"#), Some(3));
+        assert_eq!(op(r#"{"operator":"4"}"#), Some(4));
+        assert_eq!(op(r#"{}"#), Some(0));
+        assert_eq!(op(r#"{"operator":9}"#), None);
+        assert_eq!(op(r#"{"operator":"BOGUS"}"#), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 mod api;
 mod error;
+mod leaderboard;
 pub mod json;
 
 pub use api::*;
+pub use leaderboard::*;
 pub use error::{ErrorCode, Status};
 
 /// The system user (owner of runtime-written objects): the nil UUID.

@@ -27,6 +27,9 @@ pub(crate) struct Budget {
     limit: AtomicU64,
     /// Nanoseconds since `base`; `u64::MAX` means none.
     deadline_ns: AtomicU64,
+    /// When a call running inline on an async worker gives the worker away (nanoseconds
+    /// since `base`; `u64::MAX`: not inline, or already given away). See `crate::blocking`.
+    slice_end_ns: AtomicU64,
     exceeded: AtomicU8,
 }
 
@@ -37,7 +40,31 @@ impl Budget {
             used: AtomicU64::new(0),
             limit: AtomicU64::new(u64::MAX),
             deadline_ns: AtomicU64::new(u64::MAX),
+            slice_end_ns: AtomicU64::new(u64::MAX),
             exceeded: AtomicU8::new(NONE),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Marks the call that is starting as running inline on an async worker: after `slice`
+    /// of it, the hook gives the worker away.
+    pub fn set_inline_slice(&self, slice: Option<Duration>) {
+        let end = slice.map_or(u64::MAX, |s| {
+            self.now_ns()
+                .saturating_add(u64::try_from(s.as_nanos()).unwrap_or(u64::MAX))
+        });
+        self.slice_end_ns.store(end, Relaxed);
+    }
+
+    /// True once per inline call, when its slice is used up.
+    fn slice_expired(&self) -> bool {
+        let end = self.slice_end_ns.load(Relaxed);
+        end != u64::MAX && self.now_ns() >= end && {
+            self.slice_end_ns.store(u64::MAX, Relaxed);
+            true
         }
     }
 
@@ -54,6 +81,7 @@ impl Budget {
     /// Ends the call; reports whether it ran out of budget.
     pub fn finish(&self) -> Option<BudgetKind> {
         self.limit.store(u64::MAX, Relaxed);
+        self.slice_end_ns.store(u64::MAX, Relaxed);
         self.deadline_ns.store(u64::MAX, Relaxed);
         self.exceeded()
     }
@@ -72,8 +100,7 @@ impl Budget {
         if deadline == u64::MAX {
             return None;
         }
-        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        Some(Duration::from_nanos(deadline.saturating_sub(now)))
+        Some(Duration::from_nanos(deadline.saturating_sub(self.now_ns())))
     }
 
     fn step(&self) -> Result<(), BudgetKind> {
@@ -98,7 +125,12 @@ pub(crate) fn install(lua: &Lua, budget: Arc<Budget>) -> mlua::Result<()> {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_STEP),
         move |_, _| match budget.step() {
-            Ok(()) => Ok(VmState::Continue),
+            Ok(()) => {
+                if budget.slice_expired() {
+                    crate::blocking::leave_worker();
+                }
+                Ok(VmState::Continue)
+            }
             Err(kind) => Err(mlua::Error::RuntimeError(format!(
                 "call exceeded its {} budget",
                 match kind {
@@ -130,5 +162,19 @@ mod tests {
         assert!(b.step().is_ok());
         assert_eq!(b.finish(), None);
         assert_eq!(b.remaining(), None);
+    }
+
+    #[test]
+    fn inline_slice_expires_once() {
+        let b = Budget::new();
+        b.start(u64::MAX, Duration::from_secs(60));
+        b.set_inline_slice(Some(Duration::ZERO));
+        assert!(b.slice_expired());
+        assert!(!b.slice_expired(), "only once per call");
+        b.set_inline_slice(Some(Duration::from_secs(60)));
+        assert!(!b.slice_expired());
+        b.finish();
+        b.set_inline_slice(None);
+        assert!(!b.slice_expired());
     }
 }

@@ -24,6 +24,8 @@ pub struct PoolConfig {
     pub call_timeout: Duration,
     /// Keep Lua positions and tracebacks in error messages sent to clients.
     pub api_stacktrace: bool,
+    /// Globals are read-only once the modules are loaded (`runtime.lua_read_only_globals`).
+    pub read_only_globals: bool,
     /// Most entries `nk.localcache_put` keeps; the oldest go first.
     pub localcache_max_entries: usize,
 }
@@ -48,6 +50,7 @@ impl PoolConfig {
             instruction_limit: runtime.lua_instruction_limit,
             call_timeout: Duration::from_millis(runtime.lua_call_timeout_ms),
             api_stacktrace: runtime.lua_api_stacktrace,
+            read_only_globals: runtime.lua_read_only_globals,
             localcache_max_entries: 10_000,
         }
     }

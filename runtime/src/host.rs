@@ -2,8 +2,9 @@
 //! storage, friends or sessions calls one of these methods, which `node` implements over
 //! the same `core` functions its REST and socket handlers use.
 //!
-//! Methods are synchronous because Lua runs on blocking threads; an implementation over
-//! async code blocks on it (`tokio::runtime::Handle::block_on` is fine there). User ids are
+//! Methods are synchronous because Lua calls them synchronously, possibly inline on a tokio
+//! worker; an implementation over async code blocks on it inside
+//! [`crate::blocking::section`] (`Handle::block_on` is allowed there). User ids are
 //! UUID strings, validated by the caller where Nakama validates them in Lua, and again by
 //! the implementation. Errors are the client-visible [`Status`]; `nk.*` raises them in Lua.
 
@@ -217,5 +218,85 @@ pub trait RuntimeHost: Send + Sync + 'static {
             shoal_proto::ErrorCode::Unimplemented,
             "Leaderboards are not available yet.",
         ))
+    }
+}
+
+/// A host with no data behind it: every data call fails with `Unavailable` ("no data is
+/// reachable from this VM"). For running a bundle where data must not be touched:
+/// validating a module bundle in a scratch VM before it is deployed, and measuring the
+/// runtime on its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DetachedHost;
+
+fn detached<T>() -> Result<T, Status> {
+    Err(Status::new(shoal_proto::ErrorCode::Unavailable, "No data is reachable from this Lua VM."))
+}
+
+impl RuntimeHost for DetachedHost {
+    fn authenticate_device(&self, _: &str, _: Option<&str>, _: bool) -> Result<AuthResult, Status> {
+        detached()
+    }
+    fn authenticate_custom(&self, _: &str, _: Option<&str>, _: bool) -> Result<AuthResult, Status> {
+        detached()
+    }
+    fn authenticate_email(&self, _: &str, _: &str, _: Option<&str>, _: bool) -> Result<AuthResult, Status> {
+        detached()
+    }
+    fn authenticate_token_generate(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(String, i64), Status> {
+        detached()
+    }
+    fn accounts_get_id(&self, _: &[String]) -> Result<Vec<Account>, Status> {
+        detached()
+    }
+    fn account_update_id(&self, _: &str, _: &AccountUpdate) -> Result<(), Status> {
+        detached()
+    }
+    fn account_delete_id(&self, _: &str, _: bool) -> Result<(), Status> {
+        detached()
+    }
+    fn users_get_id(&self, _: &[String]) -> Result<Vec<User>, Status> {
+        detached()
+    }
+    fn users_get_username(&self, _: &[String]) -> Result<Vec<User>, Status> {
+        detached()
+    }
+    fn storage_read(&self, _: &[StorageObjectId]) -> Result<Vec<StorageObject>, Status> {
+        detached()
+    }
+    fn storage_write(&self, _: &[StorageWrite]) -> Result<Vec<StorageObjectAck>, Status> {
+        detached()
+    }
+    fn storage_delete(&self, _: &[StorageObjectId]) -> Result<(), Status> {
+        detached()
+    }
+    fn storage_list(&self, _: Option<&str>, _: Option<&str>, _: &str, _: i64, _: Option<&str>) -> Result<StorageList, Status> {
+        detached()
+    }
+    fn friends_list(&self, _: &str, _: i64, _: Option<i32>, _: Option<&str>) -> Result<FriendList, Status> {
+        detached()
+    }
+    fn friends_add(&self, _: &str, _: &str, _: &[String], _: &[String], _: Option<&str>) -> Result<(), Status> {
+        detached()
+    }
+    fn friends_delete(&self, _: &str, _: &str, _: &[String], _: &[String]) -> Result<(), Status> {
+        detached()
+    }
+    fn friends_block(&self, _: &str, _: &str, _: &[String], _: &[String]) -> Result<(), Status> {
+        detached()
+    }
+    fn session_disconnect(&self, _: &str, _: Option<i32>) -> Result<(), Status> {
+        detached()
+    }
+    fn session_logout(&self, _: &str, _: Option<&str>, _: Option<&str>) -> Result<(), Status> {
+        detached()
+    }
+    fn leaderboard_create(&self, _: &LeaderboardCreate) -> Result<(), Status> {
+        detached()
     }
 }

@@ -184,7 +184,8 @@ impl Vm {
         self.run(&f, ExecutionMode::After, ctx, |vm, c| {
             let lua = &vm.lua;
             if legacy {
-                (c, json_to_lua(lua, input)?).into_lua_multi(lua)
+                let payload = crate::nk::legacy_after_payload(hook, input);
+                (c, json_to_lua(lua, &payload)?).into_lua_multi(lua)
             } else {
                 (c, json_to_lua(lua, output)?, json_to_lua(lua, input)?).into_lua_multi(lua)
             }

@@ -22,6 +22,7 @@
 //! ```
 
 mod bit32;
+pub mod blocking;
 mod budget;
 mod bundle;
 mod config;
@@ -41,7 +42,7 @@ pub use config::PoolConfig;
 pub use context::{CallContext, ExecutionMode};
 pub use error::{BudgetKind, RuntimeError};
 pub use host::{
-    AccountUpdate, AuthResult, LeaderboardCreate, RuntimeHost, StorageList, StorageObjectId,
+    AccountUpdate, AuthResult, DetachedHost, LeaderboardCreate, RuntimeHost, StorageList, StorageObjectId,
     StorageWrite,
 };
 pub use invoke::Callback;

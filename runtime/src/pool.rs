@@ -1,5 +1,6 @@
 //! The pool of VMs that serves calls: leased one call at a time, bounded by
-//! `max_count`, run on tokio's blocking threads, broken VMs discarded and replaced.
+//! `max_count`, run inline on the calling worker (see `crate::blocking`), broken VMs
+//! discarded and replaced.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -115,7 +116,9 @@ impl VmPool {
         self.inner.lock_idle().len()
     }
 
-    /// Leases a VM and runs `f` on it on a blocking thread. Waits up to the call timeout
+    /// Leases a VM and runs `f` on it: inline on the calling tokio worker on a
+    /// multi-threaded runtime (see [`crate::blocking`] for how long calls and blocking
+    /// work leave the worker), otherwise on a blocking thread. Waits up to the call timeout
     /// for a VM when `max_count` are busy. A VM that `f` leaves broken is discarded.
     pub async fn with_vm<R, F>(&self, f: F) -> Result<R, RuntimeError>
     where
@@ -123,24 +126,13 @@ impl VmPool {
         R: Send + 'static,
     {
         let permit = self.acquire().await?;
+        if crate::blocking::inline_allowed() {
+            return run_leased(&self.inner, permit, Some(crate::blocking::INLINE_SLICE), f);
+        }
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut lease = Lease {
-                vm: Some(inner.take_vm()?),
-                inner: inner.clone(),
-                _permit: permit,
-            };
-            let vm = lease.vm.as_mut().expect("leased vm");
-            let result = f(vm);
-            if let Err(e) = &result
-                && e.poisons_vm()
-            {
-                vm.mark_broken();
-            }
-            result
-        })
-        .await
-        .map_err(|e| RuntimeError::Internal(format!("lua call panicked: {e}")))?
+        tokio::task::spawn_blocking(move || run_leased(&inner, permit, None, f))
+            .await
+            .map_err(|e| RuntimeError::Internal(format!("lua call panicked: {e}")))?
     }
 
     async fn acquire(&self) -> Result<OwnedSemaphorePermit, RuntimeError> {
@@ -292,6 +284,35 @@ impl PoolInner {
             }
         });
     }
+}
+
+/// Runs `f` on a VM leased under `permit`; `slice` marks an inline call (see
+/// [`crate::blocking`]). A panic in `f` is an internal error and discards the VM.
+fn run_leased<R>(
+    inner: &Arc<PoolInner>,
+    permit: OwnedSemaphorePermit,
+    slice: Option<std::time::Duration>,
+    f: impl FnOnce(&mut Vm) -> Result<R, RuntimeError>,
+) -> Result<R, RuntimeError> {
+    let mut lease = Lease {
+        vm: Some(inner.take_vm()?),
+        inner: inner.clone(),
+        _permit: permit,
+    };
+    let vm = lease.vm.as_mut().expect("leased vm");
+    vm.budget.set_inline_slice(slice);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(vm)))
+        .unwrap_or_else(|_| {
+            vm.mark_broken();
+            Err(RuntimeError::Internal("lua call panicked".into()))
+        });
+    vm.budget.set_inline_slice(None);
+    if let Err(e) = &result
+        && e.poisons_vm()
+    {
+        vm.mark_broken();
+    }
+    result
 }
 
 /// A leased VM: back to the pool on drop, or discarded if it broke (or the call panicked).

@@ -58,6 +58,39 @@ return function(f)
 end
 "#;
 
+/// Makes the globals table read-only once the modules are loaded
+/// (`runtime.lua_read_only_globals`): its entries move to a backing table that `_G` reads
+/// through, and any assignment to a global raises Nakama's error. Lua 5.1 has no `__pairs`,
+/// so only `_G` is protected (a proxy would hide module tables from `pairs`); `rawset`
+/// still writes. Every VM has its own globals, so a module that wrote to them would see
+/// different values on different VMs: the error says so at once.
+const FREEZE_GLOBALS: &str = r#"
+local G, setmetatable, next, rawset, error = ...
+local backing = {}
+for k, v in next, G do backing[k] = v end
+for k in next, backing do rawset(G, k, nil) end
+setmetatable(G, {
+  __index = backing,
+  __newindex = function() error("attempt to modify read only table", 2) end,
+  __metatable = false,
+})
+"#;
+
+/// Applies [`FREEZE_GLOBALS`] to `lua`'s globals.
+pub(crate) fn freeze_globals(lua: &Lua) -> mlua::Result<()> {
+    let g = lua.globals();
+    lua.load(FREEZE_GLOBALS)
+        .set_name("=freeze_globals")
+        .set_mode(ChunkMode::Text)
+        .call::<()>((
+            &g,
+            g.raw_get::<Value>("setmetatable")?,
+            g.raw_get::<Value>("next")?,
+            g.raw_get::<Value>("rawset")?,
+            g.raw_get::<Value>("error")?,
+        ))
+}
+
 /// What the rest of the VM needs from the sandbox.
 pub(crate) struct Sandbox {
     pub lua: Lua,

@@ -83,6 +83,9 @@ impl Vm {
             }
         }
         vm.budget.finish();
+        if vm.shared.config.read_only_globals {
+            sandbox::freeze_globals(&vm.lua).map_err(internal)?;
+        }
         vm.handlers().sealed = true;
         Ok(vm)
     }

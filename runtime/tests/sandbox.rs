@@ -142,3 +142,37 @@ async fn time_budget_stops_endless_loops() {
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_healthy(&pool).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globals_are_read_only_after_load() {
+    let pool = fixture_pool("globals", test_config(), TestHost::new()).await;
+    assert_eq!(call(&pool, "read_global").await.unwrap().as_deref(), Some("hello"));
+    for id in ["write_global", "new_global"] {
+        let e = message(call(&pool, id).await.unwrap_err());
+        assert!(e.ends_with("attempt to modify read only table"), "{id}: {e}");
+    }
+    let e = message(call(&pool, "unfreeze").await.unwrap_err());
+    assert!(e.contains("protected metatable"), "{e}");
+    assert_eq!(call(&pool, "read_global").await.unwrap().as_deref(), Some("hello"));
+    assert_eq!(call(&pool, "upvalue").await.unwrap().as_deref(), Some("true"));
+    assert_healthy_globals(&pool).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn globals_stay_writable_when_configured() {
+    let config = shoal_runtime::PoolConfig { read_only_globals: false, ..test_config() };
+    let pool = fixture_pool("globals", config, TestHost::new()).await;
+    assert_eq!(call(&pool, "new_global").await.unwrap().as_deref(), Some("set"));
+    let out = pool
+        .call_rpc("write_global", CallContext::default(), "bye".into())
+        .await
+        .unwrap();
+    assert_eq!(out.as_deref(), Some("bye"));
+}
+
+/// Every VM of the pool still reads the load-time global.
+async fn assert_healthy_globals(pool: &VmPool) {
+    for _ in 0..8 {
+        assert_eq!(call(pool, "read_global").await.unwrap().as_deref(), Some("hello"));
+    }
+}

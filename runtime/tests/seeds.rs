@@ -89,7 +89,8 @@ async fn add_reward_after_hook_writes_a_legacy_storage_record() {
         .object("rewards", "reward", Some(&user))
         .expect("reward written");
     assert_eq!(o.user_id, user);
-    assert_eq!(o.value, r#"{"user_ids":{}}"#);
+    // The 1.x payload names the friend as `UserId` (the v3 request has `ids`).
+    assert_eq!(o.value, r#"{"user_ids":["x"]}"#);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,4 +134,10 @@ async fn seed_hooks_guard_and_follow_add_friends() {
     })
     .await
     .unwrap();
+    // The 1.x after hook read the added friend as `payload.UserId`.
+    let r = c
+        .json("POST", "/v2/storage", Auth::Bearer(&a), json!({"object_ids":[{"collection":"rewards","key":"reward","user_id":a_id}]}))
+        .await;
+    let value: serde_json::Value = serde_json::from_str(r.body["objects"][0]["value"].as_str().unwrap()).unwrap();
+    assert_eq!(value, json!({"user_ids": [b_id]}));
 }

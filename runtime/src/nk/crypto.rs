@@ -96,12 +96,12 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
 
     i.add("bcrypt_hash", |_, args| {
         let input = args.nonempty_bytes(1, "expects string")?;
-        bcrypt::hash(input, BCRYPT_COST).map_err(|e| raise(format!("error hashing input: {e}")))
+        crate::blocking::section(|| bcrypt::hash(input, BCRYPT_COST)).map_err(|e| raise(format!("error hashing input: {e}")))
     })?;
     i.add("bcrypt_compare", |_, args| {
         let hash = args.nonempty(1, "expects string")?;
         let plaintext = args.nonempty_bytes(2, "expects string")?;
-        match bcrypt::verify(plaintext, &hash) {
+        match crate::blocking::section(|| bcrypt::verify(plaintext, &hash)) {
             Ok(matches) => Ok(matches),
             // Go's bcrypt answers "mismatch" for a hash too short to be one.
             Err(_) if hash.len() < 59 => Ok(false),

@@ -167,8 +167,8 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
         } else {
             &shared.http.secure
         };
-        let resp = send(agent, req).map_err(|e| raise(format!("HTTP request error: {e}")))?;
-        response_to_lua(lua, resp)
+        let resp = crate::blocking::section(|| send(agent, req)).map_err(|e| raise(format!("HTTP request error: {e}")))?;
+        crate::blocking::section(|| response_to_lua(lua, resp))
     })
 }
 

@@ -8,6 +8,7 @@
 //! | `nk.storage_write` records `{Bucket, Collection, Record, UserId, Value, Version, PermissionRead, PermissionWrite}` | `collection`, `key`, `user_id`, `value`, …; `Bucket` has no v3 counterpart and is ignored |
 //! | `nk.storage_fetch(ids)` / `storage_remove(ids)` | `storage_read` / `storage_delete`, ids in either form; fetched objects carry both key styles |
 //! | `nk.leaderboard_create(id, sort, reset, metadata, authoritative)` | the v3 call, detected by a string second argument |
+//! | a `register_after` handler's `payload` | the v3 request plus the 1.x message's keys (see [`after_payload`]) |
 
 use mlua::{Function, Lua, Table, Value};
 use shoal_proto::{StorageObject, User};
@@ -97,6 +98,40 @@ const LEGACY_HOOKS: &[(&str, &[Target])] = &[
 ];
 
 /// The v3 hooks a 1.x name stands for; an unknown name is taken as a v3 request id.
+/// The request table a 1.x `register_after` handler receives: the v3 request with the
+/// keys of the 1.x message added. 1.x friend messages named one user (`UserId` or
+/// `Handle`, as the seed's `add_reward` reads `payload.UserId`) and later a `Friends` list
+/// of them; both are given for the v3 friend requests' `ids` / `usernames`.
+pub(crate) fn after_payload(hook: &HookId, input: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let mut out = input.clone();
+    let friend_ops = ["addfriends", "deletefriends", "blockfriends"];
+    let (HookId::Request(name), Value::Object(map)) = (hook, &mut out) else { return out };
+    if !friend_ops.contains(&name.as_str()) {
+        return out;
+    }
+    let strings = |key: &str| -> Vec<String> {
+        match input.get(key) {
+            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (ids, names) = (strings("ids"), strings("usernames"));
+    if let Some(first) = ids.first() {
+        map.insert("UserId".into(), json!(first));
+    }
+    if let Some(first) = names.first() {
+        map.insert("Handle".into(), json!(first));
+    }
+    let friends: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"UserId": id}))
+        .chain(names.iter().map(|n| json!({"Handle": n})))
+        .collect();
+    map.insert("Friends".into(), Value::Array(friends));
+    out
+}
+
 fn hook_ids(name: &str) -> Vec<HookId> {
     let lower = name.to_ascii_lowercase();
     match LEGACY_HOOKS.iter().find(|(n, _)| *n == lower) {
@@ -272,6 +307,19 @@ pub(super) fn install(i: &Installer) -> mlua::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn friend_requests_carry_the_1x_keys_for_after_hooks() {
+        let input = serde_json::json!({"ids": ["u1", "u2"], "usernames": ["bob"]});
+        let out = super::after_payload(&HookId::request("AddFriends"), &input);
+        assert_eq!(out["UserId"], "u1");
+        assert_eq!(out["Handle"], "bob");
+        assert_eq!(out["Friends"][1]["UserId"], "u2");
+        assert_eq!(out["Friends"][2]["Handle"], "bob");
+        assert_eq!(out["ids"], input["ids"], "the v3 keys stay");
+        let other = serde_json::json!({"a": 1});
+        assert_eq!(super::after_payload(&HookId::request("GetAccount"), &other), other);
+    }
 
     #[test]
     fn legacy_names_map_to_v3_hooks() {

@@ -30,6 +30,7 @@ use crate::host::RuntimeHost;
 use crate::registry::Handlers;
 
 pub(crate) use args::{Args, NkError, NkResult};
+pub(crate) use legacy::after_payload as legacy_after_payload;
 
 /// State shared by every VM of a pool.
 pub(crate) struct Shared {
