@@ -104,4 +104,5 @@ pub fn open(dir: &std::path::Path) -> Result<(LogStore, StateMachine, Reader), O
 
 #[cfg(test)]
 mod tests;
-
+#[cfg(test)]
+mod leaderboard_tests;
