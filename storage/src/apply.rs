@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::codec::{decode, encode};
 use crate::command::*;
 use crate::keys;
+use crate::rank_cache::RankOp;
 use crate::records::*;
 
 type Overlay = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -20,6 +21,10 @@ pub struct Txn<'a> {
     db: &'a DB,
     base: Overlay,
     cur: Overlay,
+    /// Rank-cache changes of accepted commands, then of the current one; applied to the
+    /// cache only after the batch is written.
+    base_rank: Vec<RankOp>,
+    cur_rank: Vec<RankOp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +37,7 @@ pub enum TxnError {
 
 impl<'a> Txn<'a> {
     pub fn new(db: &'a DB) -> Self {
-        Txn { db, base: Overlay::new(), cur: Overlay::new() }
+        Txn { db, base: Overlay::new(), cur: Overlay::new(), base_rank: Vec::new(), cur_rank: Vec::new() }
     }
 
     fn cf(&self) -> &rocksdb::ColumnFamily {
@@ -90,20 +95,27 @@ impl<'a> Txn<'a> {
         Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
     }
 
+    /// Records a rank-cache change of the current command.
+    pub(crate) fn rank_op(&mut self, op: RankOp) {
+        self.cur_rank.push(op);
+    }
+
     /// Keeps this command's writes.
     pub fn commit_command(&mut self) {
         let cur = std::mem::take(&mut self.cur);
         self.base.extend(cur);
+        self.base_rank.append(&mut self.cur_rank);
     }
 
     /// Drops this command's writes.
     pub fn rollback_command(&mut self) {
         self.cur.clear();
+        self.cur_rank.clear();
     }
 
-    /// The accepted writes, for the WriteBatch.
-    pub fn into_writes(self) -> Overlay {
-        self.base
+    /// The accepted writes, for the WriteBatch, and the rank-cache changes to apply after it.
+    pub(crate) fn into_writes(self) -> (Overlay, Vec<RankOp>) {
+        (self.base, self.base_rank)
     }
 }
 
@@ -139,6 +151,7 @@ pub fn apply_command(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, TxnEr
         }
         // Batches are unpacked by the state machine; a nested one is refused.
         Command::Batch(_) => Ok(Reply::Batch(Vec::new())),
+        Command::Leaderboard(cmd) => crate::leaderboard_apply::apply(txn, cmd)?,
     })
 }
 
@@ -249,6 +262,7 @@ fn delete_user(txn: &mut Txn<'_>, id: &Uuid, now: i64) -> Result<Response, TxnEr
         }
         txn.delete(k);
     }
+    crate::leaderboard_apply::delete_owner_records(txn, id)?;
     revoke_all(txn, id, now)?;
     Ok(Ok(Reply::Done))
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use shoal_proto::Status;
 
+use crate::leaderboard::{Leaderboard, Operator, RankedRecord, Window};
 use crate::records::UserRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,64 @@ pub enum Command {
     /// Independent commands coalesced by a proposer into one log entry; each is applied (or
     /// rejected) on its own, as if proposed alone, in order.
     Batch(Vec<Command>),
+    /// Leaderboards and tournaments.
+    Leaderboard(LeaderboardCommand),
+}
+
+/// Leaderboard and tournament writes. The proposer stamps `now` (unix s) and the
+/// [`Window`] from [`crate::schedule::window`] for the definition it read; apply checks the
+/// rules against them and never reads a clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LeaderboardCommand {
+    /// Create a leaderboard or tournament; an existing id is left as it is. Replies
+    /// `Reply::LeaderboardCreated`.
+    Create { board: Leaderboard },
+    /// Delete a definition with all its records, partitions, sizes and reset markers. A
+    /// missing board is not an error (Nakama treats it as success).
+    Delete { id: String },
+    /// Write a score. Replies `Reply::LeaderboardRecord` with the record as stored and its
+    /// rank from the rank cache after the write (0 without `enable_ranks`).
+    RecordWrite(RecordWrite),
+    /// Delete one owner's record in the partition `window.expiry`. `tournament` selects
+    /// Nakama's tournament (`true`) or leaderboard (`false`) rules and errors.
+    RecordDelete { board: String, owner: Uuid, caller: Option<Uuid>, tournament: bool, window: Window },
+    /// Join a `join_required` tournament: inserts a record with num_score 0 (score 0) and
+    /// counts the entrant against `max_size`. Joining twice, or a tournament without
+    /// `join_required`, is a no-op. Replies `Reply::TournamentJoined`.
+    TournamentJoin { board: String, owner: Uuid, username: String, window: Window, now: i64 },
+    /// Raise (or lower, count < 0) an entrant's `max_num_score` in the current partition; a
+    /// missing record is a no-op, as in Nakama.
+    TournamentAddAttempt { board: String, owner: Uuid, count: i64, window: Window, now: i64 },
+    /// Records that the reset of `board` at `reset_time` happened, once cluster-wide, so the
+    /// node runs `register_leaderboard_reset` / `register_tournament_reset` once. Replies
+    /// `Reply::LeaderboardReset { new }`; `new = false` when it was already recorded (or
+    /// the board no longer exists).
+    Reset { board: String, reset_time: i64 },
+}
+
+/// One score submission (`nk.leaderboard_record_write`, `nk.tournament_record_write`,
+/// `POST /v2/leaderboard/{id}`, `PUT /v2/tournament/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordWrite {
+    pub board: String,
+    pub owner: Uuid,
+    /// Replaces the stored username when given.
+    pub username: Option<String>,
+    pub score: i64,
+    pub subscore: i64,
+    /// JSON object text; replaces the stored metadata when given.
+    pub metadata: Option<String>,
+    /// The request's operator override (`None` = the board's operator).
+    pub operator: Option<Operator>,
+    /// `None` for the runtime (authoritative); `Some(user)` for a client.
+    pub caller: Option<Uuid>,
+    /// `true` for the tournament API (tournament rules and errors), `false` for the
+    /// leaderboard API (a tournament id is then "Leaderboard not found.").
+    pub tournament: bool,
+    /// Partition and active period at `now`, from [`crate::schedule::window`].
+    pub window: Window,
+    /// Unix s; becomes create/update time.
+    pub now: i64,
 }
 
 /// A login identifier, for link/unlink. `Email` carries the bcrypt hash when linking.
@@ -103,6 +162,14 @@ pub enum Reply {
     /// proposal claimed it first (`created = false`).
     User { user: UserRecord, created: bool },
     StorageAcks(Vec<StorageAck>),
+    /// `created = false` when the id already existed; `board` is the stored definition.
+    LeaderboardCreated { board: Leaderboard, created: bool },
+    /// The record after a write, ranked from the rank cache after the write.
+    LeaderboardRecord(RankedRecord),
+    /// `joined = false` when already joined or the tournament needs no join.
+    TournamentJoined { joined: bool },
+    /// Whether this reset was recorded now for the first time.
+    LeaderboardReset { new: bool },
     /// One response per command of a `Batch`, in order.
     Batch(Vec<Response>),
 }
@@ -119,6 +186,20 @@ pub enum Rejection {
     StorageVersionCheck,
     StoragePermission,
     StorageDeleteRejected,
+    LeaderboardNotFound,
+    LeaderboardAuthoritative,
+    LeaderboardAuthoritativeDelete,
+    TournamentNotFound,
+    /// A client write after `end_time` (Nakama's API checks this before the window).
+    TournamentEnded,
+    TournamentAuthoritative,
+    TournamentAuthoritativeDelete,
+    TournamentOutsideDuration,
+    TournamentMaxSize,
+    TournamentMaxNumScore,
+    TournamentJoinRequired,
+    TournamentJoinFull,
+    TournamentJoinOutsideDuration,
 }
 
 impl Rejection {
@@ -144,6 +225,37 @@ impl Rejection {
                 InvalidArgument,
                 "Storage delete rejected - not found, version check failed, or permission denied.",
             ),
+            Rejection::LeaderboardNotFound => (NotFound, "Leaderboard not found."),
+            Rejection::LeaderboardAuthoritative => {
+                (PermissionDenied, "Leaderboard only allows authoritative score submissions.")
+            }
+            Rejection::LeaderboardAuthoritativeDelete => {
+                (PermissionDenied, "Leaderboard only allows authoritative score deletions.")
+            }
+            Rejection::TournamentNotFound => (NotFound, "Tournament not found."),
+            Rejection::TournamentEnded => (NotFound, "Tournament not found or has ended."),
+            Rejection::TournamentAuthoritative => {
+                (PermissionDenied, "Tournament only allows authoritative score submissions.")
+            }
+            Rejection::TournamentAuthoritativeDelete => {
+                (PermissionDenied, "Tournament only allows authoritative score deletions.")
+            }
+            Rejection::TournamentOutsideDuration => {
+                (FailedPrecondition, "Tournament is not active and cannot accept new scores.")
+            }
+            Rejection::TournamentMaxSize => (FailedPrecondition, "Tournament has reached max size."),
+            Rejection::TournamentMaxNumScore => {
+                (FailedPrecondition, "Reached allowed max number of score attempts.")
+            }
+            Rejection::TournamentJoinRequired => {
+                (FailedPrecondition, "Must join tournament before attempting to write value.")
+            }
+            Rejection::TournamentJoinFull => {
+                (InvalidArgument, "Tournament cannot be joined as it has reached its max size.")
+            }
+            Rejection::TournamentJoinOutsideDuration => {
+                (InvalidArgument, "Tournament is not active and cannot accept new joins.")
+            }
         };
         Status::new(code, msg)
     }

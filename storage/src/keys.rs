@@ -42,6 +42,12 @@ const T_FRIEND: u8 = b'f';
 const T_REVOKED_SESSION: u8 = b'r';
 const T_REVOKED_REFRESH: u8 = b'R';
 const T_REVOKED_ALL: u8 = b'a';
+const T_LEADERBOARD: u8 = b'L';
+const T_LB_RECORD: u8 = b'l';
+const T_LB_RANK: u8 = b'k';
+const T_LB_OWNER: u8 = b'w';
+const T_LB_SIZE: u8 = b'z';
+const T_LB_RESET: u8 = b'x';
 
 /// Builds a key: a tag, then components. Strings are memcomparable-encoded (0x00 escaped as
 /// 0x00 0xFF, terminated by 0x00 0x01), so a component never runs into the next one and
@@ -70,6 +76,15 @@ impl KeyBuf {
     }
     fn byte(mut self, b: u8) -> Self {
         self.0.push(b);
+        self
+    }
+    /// An i64 in 8 bytes whose byte order is numeric order (sign bit flipped, big-endian).
+    fn i64(mut self, v: i64) -> Self {
+        self.0.extend_from_slice(&sortable_i64(v).to_be_bytes());
+        self
+    }
+    fn bytes(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
         self
     }
     pub fn into_vec(self) -> Vec<u8> {
@@ -145,6 +160,101 @@ pub fn revoked_all(user: &Uuid) -> Vec<u8> {
     KeyBuf::new(T_REVOKED_ALL).uuid(user).into_vec()
 }
 
+// Leaderboards and tournaments. Records are partitioned by (board, expiry); `expiry` is 0
+// for boards that never reset.
+
+/// A leaderboard or tournament definition.
+pub fn leaderboard(id: &str) -> Vec<u8> {
+    KeyBuf::new(T_LEADERBOARD).str(id).into_vec()
+}
+/// Every leaderboard definition, ordered by id.
+pub fn leaderboard_all() -> Vec<u8> {
+    vec![T_LEADERBOARD]
+}
+/// Locator of one owner's record in one partition; the value is the (score, subscore) that
+/// finds the record under `leaderboard_rank`.
+pub fn leaderboard_record(board: &str, expiry: i64, owner: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_LB_RECORD).str(board).i64(expiry).uuid(owner).into_vec()
+}
+/// Every record locator of a board, all partitions.
+pub fn leaderboard_record_board(board: &str) -> Vec<u8> {
+    KeyBuf::new(T_LB_RECORD).str(board).into_vec()
+}
+/// Splits a record locator key of a board into (expiry, owner).
+pub fn decode_leaderboard_record(board_prefix_len: usize, key: &[u8]) -> Option<(i64, Uuid)> {
+    let rest = key.get(board_prefix_len..)?;
+    if rest.len() != 24 {
+        return None;
+    }
+    let mut e = [0u8; 8];
+    e.copy_from_slice(&rest[..8]);
+    Some((unsortable_i64(u64::from_be_bytes(e)), Uuid::from_slice(&rest[8..]).ok()?))
+}
+/// The ordering index, whose value is the full record: (board, expiry, rank key) where the
+/// 32-byte rank key (see `rank_cache::RankKey`) sorts in rank order, so forward iteration
+/// over a partition lists it best first.
+pub fn leaderboard_rank(board: &str, expiry: i64, rank_key: &[u8; 32]) -> Vec<u8> {
+    KeyBuf::new(T_LB_RANK).str(board).i64(expiry).bytes(rank_key).into_vec()
+}
+/// Every index entry of one partition.
+pub fn leaderboard_rank_partition(board: &str, expiry: i64) -> Vec<u8> {
+    KeyBuf::new(T_LB_RANK).str(board).i64(expiry).into_vec()
+}
+/// Every index entry of a board, all partitions.
+pub fn leaderboard_rank_board(board: &str) -> Vec<u8> {
+    KeyBuf::new(T_LB_RANK).str(board).into_vec()
+}
+/// Splits an index key of `board` into (expiry, rank key).
+pub fn decode_leaderboard_rank(board_prefix_len: usize, key: &[u8]) -> Option<(i64, [u8; 32])> {
+    let rest = key.get(board_prefix_len..)?;
+    if rest.len() != 40 {
+        return None;
+    }
+    let mut e = [0u8; 8];
+    e.copy_from_slice(&rest[..8]);
+    let mut rk = [0u8; 32];
+    rk.copy_from_slice(&rest[8..]);
+    Some((unsortable_i64(u64::from_be_bytes(e)), rk))
+}
+/// One owner's records across boards, for deleting or exporting an account. Value empty.
+pub fn leaderboard_owner(owner: &Uuid, board: &str, expiry: i64) -> Vec<u8> {
+    KeyBuf::new(T_LB_OWNER).uuid(owner).str(board).i64(expiry).into_vec()
+}
+pub fn leaderboard_owner_all(owner: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_LB_OWNER).uuid(owner).into_vec()
+}
+/// (board, expiry) of a `leaderboard_owner` key.
+pub fn decode_leaderboard_owner(key: &[u8]) -> Option<(String, i64)> {
+    let (board, pos) = decode_str(key, 17)?;
+    let b = key.get(pos..pos + 8)?;
+    let mut e = [0u8; 8];
+    e.copy_from_slice(b);
+    Some((board, unsortable_i64(u64::from_be_bytes(e))))
+}
+/// Number of entrants of one tournament partition (u32), counted only with a max size.
+pub fn tournament_size(board: &str, expiry: i64) -> Vec<u8> {
+    KeyBuf::new(T_LB_SIZE).str(board).i64(expiry).into_vec()
+}
+pub fn tournament_size_board(board: &str) -> Vec<u8> {
+    KeyBuf::new(T_LB_SIZE).str(board).into_vec()
+}
+/// Marker of a reset of `board` at `reset_time` that the cluster has recorded. Value empty.
+pub fn leaderboard_reset(board: &str, reset_time: i64) -> Vec<u8> {
+    KeyBuf::new(T_LB_RESET).str(board).i64(reset_time).into_vec()
+}
+pub fn leaderboard_reset_board(board: &str) -> Vec<u8> {
+    KeyBuf::new(T_LB_RESET).str(board).into_vec()
+}
+
+/// i64 → u64 with the same order (flip the sign bit).
+pub fn sortable_i64(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+/// Inverse of `sortable_i64`.
+pub fn unsortable_i64(v: u64) -> i64 {
+    (v ^ (1 << 63)) as i64
+}
+
 /// Decodes the trailing string component of a key starting at `pos`; returns it and the
 /// position after it.
 pub fn decode_str(key: &[u8], mut pos: usize) -> Option<(String, usize)> {
@@ -205,6 +315,23 @@ mod tests {
         let (uu, next) = decode_uuid(&a0, next).unwrap();
         assert_eq!(uu, u);
         assert_eq!(decode_str(&a0, next).unwrap().0, "a\0");
+    }
+
+    #[test]
+    fn i64_components_sort_numerically() {
+        let vals = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        let ks: Vec<_> = vals.iter().map(|v| tournament_size("b", *v)).collect();
+        assert!(ks.windows(2).all(|w| w[0] < w[1]));
+        for v in vals {
+            assert_eq!(unsortable_i64(sortable_i64(v)), v);
+        }
+        let k = leaderboard_owner(&Uuid::from_u128(3), "board\0x", -42);
+        assert_eq!(decode_leaderboard_owner(&k), Some(("board\0x".into(), -42)));
+        let p = leaderboard_rank_board("b");
+        let rk = leaderboard_rank("b", 9, &[7u8; 32]);
+        assert_eq!(decode_leaderboard_rank(p.len(), &rk), Some((9, [7u8; 32])));
+        // Board "b" must not cover board "bc".
+        assert!(!leaderboard_rank("bc", 9, &[0u8; 32]).starts_with(&p));
     }
 
     #[test]

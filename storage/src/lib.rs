@@ -2,7 +2,8 @@
 //! `RaftLogStorage`), the state machine (`RaftStateMachine`) that applies `Command`s
 //! deterministically, and the read API served from the applied state.
 //!
-//! Owns: key layout (`keys`), records, commands and their apply logic, snapshots.
+//! Owns: key layout (`keys`), records, commands and their apply logic, snapshots, the
+//! leaderboard rank cache (`RankCache`) and reset/tournament schedules (`schedule`).
 //! Must not import: the network (quinn, chitchat), the Lua runtime, HTTP.
 
 use std::io::Cursor;
@@ -11,14 +12,21 @@ mod apply;
 mod codec;
 mod command;
 pub mod keys;
+mod leaderboard;
+mod leaderboard_apply;
+mod leaderboard_read;
 mod log_store;
+mod rank_cache;
 mod read;
 mod records;
+pub mod schedule;
 mod state_machine;
 
 pub use codec::{decode, encode};
 pub use command::*;
+pub use leaderboard::*;
 pub use log_store::LogStore;
+pub use rank_cache::{RankCache, RankKey};
 pub use read::{ReadError, Reader, StorageListPosition, StoredObject};
 pub use records::*;
 pub use state_machine::StateMachine;
@@ -60,6 +68,8 @@ pub enum OpenError {
     Db { path: String, source: rocksdb::Error },
     #[error("creating {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("rebuilding the rank cache from {path}: {source}")]
+    RankCache { path: String, source: ReadError },
 }
 
 /// Opens (or creates) the node's database under `dir` and returns the Raft log store, the
@@ -81,12 +91,18 @@ pub fn open(dir: &std::path::Path) -> Result<(LogStore, StateMachine, Reader), O
     let snapshot_dir = dir.join("snapshots");
     std::fs::create_dir_all(&snapshot_dir)
         .map_err(|source| OpenError::Io { path: snapshot_dir.display().to_string(), source })?;
+    // Ranks come back from the ordering index, so they equal those before the restart.
+    let ranks = rank_cache::RankCache::default();
+    leaderboard_read::rebuild_rank_cache(&db, &ranks)
+        .map_err(|source| OpenError::RankCache { path: db_path.display().to_string(), source })?;
     Ok((
         LogStore::new(db.clone()),
-        StateMachine::new(db.clone(), snapshot_dir),
-        Reader::new(db),
+        StateMachine::new(db.clone(), snapshot_dir, ranks.clone()),
+        Reader::new(db, ranks),
     ))
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod leaderboard_tests;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::codec::decode;
 use crate::keys::{self, CF_DATA, CF_META};
+use crate::rank_cache::RankCache;
 use crate::records::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,10 @@ pub enum ReadError {
     Db(#[from] rocksdb::Error),
     #[error("corrupt record: {0}")]
     Decode(#[from] bincode::error::DecodeError),
+    /// A records cursor from another board or partition (Nakama: 400 "Cursor is invalid or
+    /// expired.").
+    #[error("cursor is invalid or expired")]
+    InvalidCursor,
 }
 
 /// Where a storage listing resumes: after this entry of the index it walks.
@@ -41,19 +46,20 @@ pub struct StoredObject {
 
 #[derive(Clone)]
 pub struct Reader {
-    db: Arc<DB>,
+    pub(crate) db: Arc<DB>,
+    pub(crate) ranks: RankCache,
 }
 
 impl Reader {
-    pub(crate) fn new(db: Arc<DB>) -> Self {
-        Reader { db }
+    pub(crate) fn new(db: Arc<DB>, ranks: RankCache) -> Self {
+        Reader { db, ranks }
     }
 
-    fn cf(&self) -> &rocksdb::ColumnFamily {
+    pub(crate) fn cf(&self) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(CF_DATA).expect("data column family exists")
     }
 
-    fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, ReadError> {
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, ReadError> {
         match self.db.get_pinned_cf(self.cf(), key)? {
             Some(b) => Ok(Some(decode(&b)?)),
             None => Ok(None),

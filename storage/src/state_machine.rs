@@ -26,6 +26,7 @@ use crate::apply::{Txn, apply_command};
 use crate::codec::{decode, encode};
 use crate::command::{Command, Reply, Response};
 use crate::keys::{self, CF_DATA, CF_META};
+use crate::rank_cache::RankCache;
 use crate::{ClusterNode, NodeId, StorageError, TypeConfig};
 
 type Membership = StoredMembership<NodeId, ClusterNode>;
@@ -34,6 +35,8 @@ type Membership = StoredMembership<NodeId, ClusterNode>;
 pub struct StateMachine {
     db: Arc<DB>,
     snapshot_dir: PathBuf,
+    /// Shared with the `Reader`; changed only after the batch of an apply is written.
+    ranks: RankCache,
 }
 
 /// What a snapshot file holds.
@@ -56,8 +59,8 @@ fn synced() -> WriteOptions {
 }
 
 impl StateMachine {
-    pub(crate) fn new(db: Arc<DB>, snapshot_dir: PathBuf) -> Self {
-        StateMachine { db, snapshot_dir }
+    pub(crate) fn new(db: Arc<DB>, snapshot_dir: PathBuf, ranks: RankCache) -> Self {
+        StateMachine { db, snapshot_dir, ranks }
     }
 
     fn cf_data(&self) -> &rocksdb::ColumnFamily {
@@ -105,6 +108,24 @@ fn apply_one(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, StorageError>
         txn.rollback_command();
     }
     Ok(r)
+}
+
+/// Sets the rank of written records from the cache as it stands after the apply.
+fn fill_ranks(ranks: &RankCache, reply: &mut Response) {
+    match reply {
+        Ok(Reply::LeaderboardRecord(rr)) => {
+            let r = &rr.record;
+            rr.rank = ranks
+                .rank_of(&r.leaderboard_id, r.expiry_time, r.score, r.subscore, &r.owner_id)
+                .map_or(0, |v| v as i64);
+        }
+        Ok(Reply::Batch(inner)) => {
+            for r in inner {
+                fill_ranks(ranks, r);
+            }
+        }
+        _ => {}
+    }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
@@ -177,7 +198,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let Some(last_applied) = last_applied else { return Ok(replies) };
         let mut batch = WriteBatch::default();
         let cf = self.cf_data();
-        for (k, v) in txn.into_writes() {
+        let (writes, rank_ops) = txn.into_writes();
+        for (k, v) in writes {
             match v {
                 Some(v) => batch.put_cf(cf, k, v),
                 None => batch.delete_cf(cf, k),
@@ -192,6 +214,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.db
             .write_opt(batch, &WriteOptions::default())
             .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        // Only now, with the accepted writes in RocksDB, does the rank cache follow them.
+        self.ranks.apply(rank_ops);
+        for reply in &mut replies {
+            fill_ranks(&self.ranks, reply);
+        }
         Ok(replies)
     }
 
@@ -226,7 +253,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         batch.put_cf(self.cf_meta(), keys::META_MEMBERSHIP, encode(&meta.last_membership));
         self.db
             .write_opt(batch, &synced())
-            .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
+            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        crate::leaderboard_read::rebuild_rank_cache(&self.db, &self.ranks)
+            .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
         self.save_snapshot_file(&SnapshotFile { meta: meta.clone(), data: bytes })
     }
 
