@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 pub mod api;
 pub mod console;
 pub mod core;
+mod leaderboard_resets;
 pub mod runtime_host;
 pub mod status;
 pub mod tokens;
@@ -114,10 +115,13 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     cluster.publish(shoal_cluster::gossip_keys::BUNDLE_VERSION, pool.version()).await;
     let _ = core.runtime.set(pool);
     let (tx, rx) = oneshot::channel::<()>();
-    let (stop_api, stop_console) = {
+    let (stop_api, stop_console, stop_resets) = {
         let rx = futures::future::FutureExt::shared(rx);
-        (rx.clone(), rx)
+        (rx.clone(), rx.clone(), rx)
     };
+    let resets = tokio::spawn(leaderboard_resets::run(core.clone(), async move {
+        let _ = stop_resets.await;
+    }));
     let app = api::router(core.clone());
     let api_server = tokio::spawn(async move {
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -145,6 +149,6 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         cluster,
         core,
         shutdown: Some(tx),
-        servers: vec![api_server, console_server],
+        servers: vec![api_server, console_server, resets],
     })
 }

@@ -8,10 +8,16 @@ use shoal_proto::{
     Account, DeleteStorageObjectId, FriendList, ReadStorageObjectId, Status, StorageObject, StorageObjectAck,
     User, WriteStorageObject,
 };
-use shoal_runtime::{AccountUpdate, AuthResult, RuntimeHost, StorageList, StorageObjectId, StorageWrite};
+use shoal_proto::{Leaderboard, LeaderboardList, LeaderboardRecord, LeaderboardRecordList, Tournament, TournamentList};
+use shoal_runtime::{
+    AccountUpdate, AuthResult, LeaderboardCreate, RecordsQuery, RuntimeHost, ScoreWrite, StorageList, StorageObjectId,
+    StorageWrite, TournamentCreate, TournamentQuery,
+};
+use shoal_storage::{Leaderboard as Board, TournamentFields};
 use shoal_storage::UserUpdate;
 use uuid::Uuid;
 
+use crate::core::leaderboard::{self, BoardApi, ScoreInput};
 use crate::core::{AuthOutcome, Core};
 use crate::tokens::SessionClaims;
 
@@ -192,5 +198,161 @@ impl RuntimeHost for NodeHost {
             iat: 0,
         };
         self.run(self.core.session_logout(&claims, token.unwrap_or(""), refresh_token.unwrap_or("")))
+    }
+
+    fn leaderboard_create(&self, l: &LeaderboardCreate) -> Result<(), Status> {
+        self.lb_create(l)
+    }
+
+    fn leaderboard_delete(&self, id: &str) -> Result<(), Status> {
+        self.run(self.core.board_delete(id))
+    }
+
+    fn leaderboard_list(&self, limit: i64, cursor: Option<&str>) -> Result<LeaderboardList, Status> {
+        self.run(self.core.leaderboard_list(limit, cursor.unwrap_or("")))
+    }
+
+    fn leaderboards_get_id(&self, ids: &[String]) -> Result<Vec<Leaderboard>, Status> {
+        let t = crate::core::now();
+        let boards = self.run(self.core.boards_get(BoardApi::Leaderboard, ids))?;
+        Ok(boards.iter().map(|b| leaderboard::leaderboard_proto(b, t)).collect())
+    }
+
+    fn record_write(&self, tournament: bool, write: &ScoreWrite) -> Result<LeaderboardRecord, Status> {
+        self.lb_record_write(tournament, write)
+    }
+
+    fn record_delete(&self, tournament: bool, id: &str, owner_id: &str) -> Result<(), Status> {
+        let owner = owner_uuid(owner_id)?;
+        self.run(self.core.record_delete(api(tournament), None, id, owner))
+    }
+
+    fn records_list(&self, tournament: bool, query: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        self.lb_records_list(tournament, query)
+    }
+
+    fn records_haystack(&self, tournament: bool, query: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        self.lb_haystack(tournament, query)
+    }
+
+    fn records_cursor_from_rank(&self, id: &str, rank: i64, expiry: i64) -> Result<String, Status> {
+        self.run(self.core.records_cursor_from_rank(id, rank, Some(expiry)))
+    }
+
+    fn tournament_create(&self, t: &TournamentCreate) -> Result<(), Status> {
+        self.tournament_create_board(t)
+    }
+
+    fn tournament_delete(&self, id: &str) -> Result<(), Status> {
+        self.run(self.core.board_delete(id))
+    }
+
+    fn tournament_add_attempt(&self, id: &str, owner_id: &str, count: i64) -> Result<(), Status> {
+        let owner = owner_uuid(owner_id)?;
+        self.run(self.core.tournament_add_attempt(id, owner, count))
+    }
+
+    fn tournament_join(&self, id: &str, owner_id: &str, username: &str) -> Result<(), Status> {
+        let owner = owner_uuid(owner_id)?;
+        self.run(self.core.tournament_join(id, owner, username))
+    }
+
+    fn tournament_list(&self, q: &TournamentQuery) -> Result<TournamentList, Status> {
+        let cursor = q.cursor.clone().unwrap_or_default();
+        self.run(self.core.tournament_list(q.category_start, q.category_end, q.start_time, q.end_time, q.limit, &cursor))
+    }
+
+    fn tournaments_get_id(&self, ids: &[String]) -> Result<Vec<Tournament>, Status> {
+        self.run(self.core.tournaments_get(ids))
+    }
+}
+
+// ------------------------------------------------------------------ leaderboards
+
+fn owner_uuid(s: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(s).map_err(|_| Status::invalid("expects owner ID to be a valid identifier"))
+}
+
+fn board_from(
+    id: &str,
+    authoritative: bool,
+    sort: &str,
+    operator: &str,
+    reset: &str,
+    metadata: &str,
+    enable_ranks: bool,
+    tournament: Option<TournamentFields>,
+) -> Result<Board, Status> {
+    Ok(Board {
+        id: id.to_owned(),
+        authoritative,
+        sort_order: leaderboard::sort_order(sort)?,
+        operator: leaderboard::operator(operator)?,
+        reset_schedule: reset.to_owned(),
+        metadata: if metadata.is_empty() { "{}".to_owned() } else { metadata.to_owned() },
+        create_time: crate::core::now(),
+        enable_ranks,
+        tournament,
+    })
+}
+
+fn api(tournament: bool) -> BoardApi {
+    if tournament { BoardApi::Tournament } else { BoardApi::Leaderboard }
+}
+
+impl NodeHost {
+    pub(crate) fn lb_create(&self, l: &LeaderboardCreate) -> Result<(), Status> {
+        let board = board_from(&l.id, l.authoritative, &l.sort_order, &l.operator, &l.reset_schedule, &l.metadata, l.enable_ranks, None)?;
+        self.run(self.core.board_create(board)).map(|_| ())
+    }
+
+    pub(crate) fn lb_record_write(&self, tournament: bool, w: &ScoreWrite) -> Result<LeaderboardRecord, Status> {
+        let input = ScoreInput {
+            id: w.id.clone(),
+            owner: owner_uuid(&w.owner_id)?,
+            username: w.username.clone(),
+            score: w.score,
+            subscore: w.subscore,
+            metadata: w.metadata.clone(),
+            operator: w.operator.as_deref().map(leaderboard::operator).transpose()?,
+        };
+        self.run(self.core.record_write(api(tournament), None, input))
+    }
+
+    pub(crate) fn lb_records_list(&self, tournament: bool, q: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        let cursor = q.cursor.clone().unwrap_or_default();
+        self.run(self.core.records_list(api(tournament), &q.id, &q.owner_ids, q.limit, &cursor, q.expiry))
+    }
+
+    pub(crate) fn lb_haystack(&self, tournament: bool, q: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        let owner = owner_uuid(q.owner_ids.first().map(String::as_str).unwrap_or(""))?;
+        let cursor = q.cursor.clone().unwrap_or_default();
+        self.run(self.core.records_around_owner(api(tournament), &q.id, owner, q.limit, &cursor, q.expiry))
+    }
+
+    pub(crate) fn tournament_create_board(&self, t: &TournamentCreate) -> Result<(), Status> {
+        if t.duration <= 0 {
+            return Err(Status::invalid("duration must be > 0"));
+        }
+        if !(0..=127).contains(&t.category) {
+            return Err(Status::invalid("category must be 0-127"));
+        }
+        if t.end_time > 0 && t.end_time < t.start_time {
+            return Err(Status::invalid("endTime must be >= startTime. Use 0 to indicate a tournament that never ends."));
+        }
+        let now = crate::core::now();
+        let fields = TournamentFields {
+            title: t.title.clone(),
+            description: t.description.clone(),
+            category: t.category as u8,
+            duration: t.duration,
+            start_time: if t.start_time > 0 { t.start_time } else { now },
+            end_time: t.end_time,
+            max_size: u32::try_from(t.max_size.max(0)).unwrap_or(u32::MAX),
+            max_num_score: u32::try_from(t.max_num_score.max(0)).unwrap_or(u32::MAX),
+            join_required: t.join_required,
+        };
+        let board = board_from(&t.id, t.authoritative, &t.sort_order, &t.operator, &t.reset_schedule, &t.metadata, t.enable_ranks, Some(fields))?;
+        self.run(self.core.board_create(board)).map(|_| ())
     }
 }

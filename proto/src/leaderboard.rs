@@ -13,6 +13,37 @@ fn is_zero_u32(v: &u32) -> bool {
 
 // ---------------------------------------------------------------- outbound
 
+/// `Leaderboard` (a board's definition as the API and `nk.leaderboard_list` show it).
+/// `prev_reset`/`next_reset` are unix seconds, 0 when the board never resets.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Leaderboard {
+    pub id: String,
+    /// 0 asc, 1 desc.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub sort_order: u32,
+    /// Enum `Operator` as its number (BEST=1, SET=2, INCREMENT=3, DECREMENT=4).
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub operator: i32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub prev_reset: u32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub next_reset: u32,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub metadata: String,
+    #[serde(with = "json::timestamp")]
+    pub create_time: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub authoritative: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LeaderboardList {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaderboards: Vec<Leaderboard>,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub cursor: String,
+}
+
 /// `LeaderboardRecord`. `username` is a StringValue: present whenever the record has one.
 /// `expiry_time` is absent for records that never expire; `rank` is absent when 0.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -129,30 +160,71 @@ pub struct LeaderboardRecordWrite {
     pub operator: i32,
 }
 
-/// The query of `GET /v2/leaderboard/{id}` and `GET /v2/tournament/{id}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ListLeaderboardRecordsRequest {
-    #[serde(deserialize_with = "json::null_as_default")]
-    pub owner_ids: Vec<String>,
-    #[serde(deserialize_with = "json::opt_int32::deserialize")]
-    pub limit: Option<i32>,
-    #[serde(deserialize_with = "json::null_as_default")]
-    pub cursor: String,
-    #[serde(deserialize_with = "json::opt_int64::deserialize")]
-    pub expiry: Option<i64>,
+macro_rules! board_requests {
+    ($($(#[$doc:meta])* $name:ident { $id:ident $(, $field:ident : $ty:ty => $de:literal)* })*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct $name {
+            #[serde(deserialize_with = "json::null_as_default")]
+            pub $id: String,
+            $(
+                #[serde(deserialize_with = $de)]
+                pub $field: $ty,
+            )*
+        }
+    )*};
 }
 
-/// The query of `GET /v2/leaderboard/{id}/owner/{owner_id}` (and the tournament one).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ListAroundOwnerRequest {
-    #[serde(deserialize_with = "json::opt_int32::deserialize")]
-    pub limit: Option<i32>,
-    #[serde(deserialize_with = "json::opt_int64::deserialize")]
-    pub expiry: Option<i64>,
-    #[serde(deserialize_with = "json::null_as_default")]
-    pub cursor: String,
+board_requests! {
+    /// `GET /v2/leaderboard/{leaderboard_id}`.
+    ListLeaderboardRecordsRequest {
+        leaderboard_id,
+        owner_ids: Vec<String> => "json::null_as_default",
+        limit: Option<i32> => "json::opt_int32::deserialize",
+        cursor: String => "json::null_as_default",
+        expiry: Option<i64> => "json::opt_int64::deserialize"
+    }
+    /// `GET /v2/tournament/{tournament_id}`.
+    ListTournamentRecordsRequest {
+        tournament_id,
+        owner_ids: Vec<String> => "json::null_as_default",
+        limit: Option<i32> => "json::opt_int32::deserialize",
+        cursor: String => "json::null_as_default",
+        expiry: Option<i64> => "json::opt_int64::deserialize"
+    }
+    /// `GET /v2/leaderboard/{leaderboard_id}/owner/{owner_id}`.
+    ListLeaderboardRecordsAroundOwnerRequest {
+        leaderboard_id,
+        limit: Option<i32> => "json::opt_int32::deserialize",
+        owner_id: String => "json::null_as_default",
+        expiry: Option<i64> => "json::opt_int64::deserialize",
+        cursor: String => "json::null_as_default"
+    }
+    /// `GET /v2/tournament/{tournament_id}/owner/{owner_id}`.
+    ListTournamentRecordsAroundOwnerRequest {
+        tournament_id,
+        limit: Option<i32> => "json::opt_int32::deserialize",
+        owner_id: String => "json::null_as_default",
+        expiry: Option<i64> => "json::opt_int64::deserialize",
+        cursor: String => "json::null_as_default"
+    }
+    /// `POST /v2/leaderboard/{leaderboard_id}`.
+    WriteLeaderboardRecordRequest {
+        leaderboard_id,
+        record: LeaderboardRecordWrite => "json::null_as_default"
+    }
+    /// `PUT|POST /v2/tournament/{tournament_id}`.
+    WriteTournamentRecordRequest {
+        tournament_id,
+        record: LeaderboardRecordWrite => "json::null_as_default"
+    }
+    /// `DELETE /v2/leaderboard/{leaderboard_id}`.
+    DeleteLeaderboardRecordRequest { leaderboard_id }
+    /// `DELETE /v2/tournament/{tournament_id}`.
+    DeleteTournamentRecordRequest { tournament_id }
+    /// `POST /v2/tournament/{tournament_id}/join`.
+    JoinTournamentRequest { tournament_id }
 }
 
 /// The query of `GET /v2/tournament`.

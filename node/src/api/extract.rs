@@ -66,6 +66,10 @@ impl Session {
         self.0.user_id().unwrap_or_default()
     }
 
+    pub fn username(&self) -> &str {
+        &self.0.usn
+    }
+
     /// The runtime context of a call made with this session.
     pub fn ctx(&self) -> shoal_runtime::CallContext {
         shoal_runtime::CallContext {

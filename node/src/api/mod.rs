@@ -11,6 +11,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::core::Core;
 
 mod extract;
+mod leaderboard;
 mod routes;
 mod rpc;
 
@@ -62,6 +63,7 @@ pub fn router(core: Core) -> Router {
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::USER_AGENT]);
     routes::routes()
+        .merge(leaderboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)

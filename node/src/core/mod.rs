@@ -15,8 +15,10 @@ pub mod account;
 mod authenticate;
 mod friends;
 mod hooks;
+pub mod leaderboard;
 mod rpc;
 mod storage;
+mod tournament;
 
 pub use authenticate::AuthOutcome;
 pub use rpc::RpcError;
