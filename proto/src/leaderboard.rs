@@ -13,6 +13,37 @@ fn is_zero_u32(v: &u32) -> bool {
 
 // ---------------------------------------------------------------- outbound
 
+/// `Leaderboard` (a board's definition as the API and `nk.leaderboard_list` show it).
+/// `prev_reset`/`next_reset` are unix seconds, 0 when the board never resets.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Leaderboard {
+    pub id: String,
+    /// 0 asc, 1 desc.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub sort_order: u32,
+    /// Enum `Operator` as its number (BEST=1, SET=2, INCREMENT=3, DECREMENT=4).
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub operator: i32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub prev_reset: u32,
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub next_reset: u32,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub metadata: String,
+    #[serde(with = "json::timestamp")]
+    pub create_time: i64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub authoritative: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LeaderboardList {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaderboards: Vec<Leaderboard>,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub cursor: String,
+}
+
 /// `LeaderboardRecord`. `username` is a StringValue: present whenever the record has one.
 /// `expiry_time` is absent for records that never expire; `rank` is absent when 0.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

@@ -10,7 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use shoal_proto::{Account, FriendList, Status, StorageObject, StorageObjectAck, User};
+use shoal_proto::{
+    Account, FriendList, Leaderboard, LeaderboardList, LeaderboardRecord, LeaderboardRecordList, Status, StorageObject,
+    StorageObjectAck, Tournament, TournamentList, User,
+};
 
 /// The outcome of `nk.authenticate_*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,15 +213,122 @@ pub trait RuntimeHost: Send + Sync + 'static {
         refresh_token: Option<&str>,
     ) -> Result<(), Status>;
 
-    /// `nk.leaderboard_create` (idempotent). Leaderboards arrive with their own issue; until
-    /// the node implements this it answers Unimplemented.
-    fn leaderboard_create(&self, leaderboard: &LeaderboardCreate) -> Result<(), Status> {
-        let _ = leaderboard;
-        Err(Status::new(
-            shoal_proto::ErrorCode::Unimplemented,
-            "Leaderboards are not available yet.",
-        ))
-    }
+    /// `nk.leaderboard_create` (idempotent: an existing id is left as it is).
+    fn leaderboard_create(&self, leaderboard: &LeaderboardCreate) -> Result<(), Status>;
+
+    /// `nk.leaderboard_delete` (a tournament id deletes the tournament, as in Nakama).
+    fn leaderboard_delete(&self, id: &str) -> Result<(), Status>;
+
+    /// `nk.leaderboard_list`: leaderboards (not tournaments) in id order, `limit` 1–100.
+    fn leaderboard_list(&self, limit: i64, cursor: Option<&str>) -> Result<LeaderboardList, Status>;
+
+    /// `nk.leaderboards_get_id`: the leaderboards that exist, in the order asked.
+    fn leaderboards_get_id(&self, ids: &[String]) -> Result<Vec<Leaderboard>, Status>;
+
+    /// `nk.leaderboard_record_write` / `nk.tournament_record_write` (`tournament` picks the
+    /// API and its rules), as the runtime: authoritative boards accept it.
+    fn record_write(&self, tournament: bool, write: &ScoreWrite) -> Result<LeaderboardRecord, Status>;
+
+    /// `nk.leaderboard_record_delete` / `nk.tournament_record_delete`, as the runtime.
+    fn record_delete(&self, tournament: bool, id: &str, owner_id: &str) -> Result<(), Status>;
+
+    /// `nk.leaderboard_records_list` / `nk.tournament_records_list`.
+    fn records_list(&self, tournament: bool, query: &RecordsQuery) -> Result<LeaderboardRecordList, Status>;
+
+    /// `nk.leaderboard_records_haystack` / `nk.tournament_records_haystack`: the page of
+    /// records around `owner_id` (`query.owner_ids` holds just that owner).
+    fn records_haystack(&self, tournament: bool, query: &RecordsQuery) -> Result<LeaderboardRecordList, Status>;
+
+    /// `nk.leaderboard_records_list_cursor_from_rank`: a cursor that lists from `rank`
+    /// (1-based) on; `expiry` 0 means the current partition.
+    fn records_cursor_from_rank(&self, id: &str, rank: i64, expiry: i64) -> Result<String, Status>;
+
+    /// `nk.tournament_create` (idempotent).
+    fn tournament_create(&self, tournament: &TournamentCreate) -> Result<(), Status>;
+
+    /// `nk.tournament_delete`.
+    fn tournament_delete(&self, id: &str) -> Result<(), Status>;
+
+    /// `nk.tournament_add_attempt`.
+    fn tournament_add_attempt(&self, id: &str, owner_id: &str, count: i64) -> Result<(), Status>;
+
+    /// `nk.tournament_join`.
+    fn tournament_join(&self, id: &str, owner_id: &str, username: &str) -> Result<(), Status>;
+
+    /// `nk.tournament_list`.
+    fn tournament_list(&self, query: &TournamentQuery) -> Result<TournamentList, Status>;
+
+    /// `nk.tournaments_get_id`: the tournaments that exist, in the order asked.
+    fn tournaments_get_id(&self, ids: &[String]) -> Result<Vec<Tournament>, Status>;
+}
+
+/// A score submission from Lua (`nk.leaderboard_record_write`, `nk.tournament_record_write`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScoreWrite {
+    pub id: String,
+    pub owner_id: String,
+    /// Replaces the stored username when given.
+    pub username: Option<String>,
+    pub score: i64,
+    pub subscore: i64,
+    /// A JSON object, as text; replaces the stored metadata when given.
+    pub metadata: Option<String>,
+    /// `"best"`, `"set"`, `"incr"` or `"decr"`; `None` uses the board's operator.
+    pub operator: Option<String>,
+}
+
+/// A records listing from Lua.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordsQuery {
+    pub id: String,
+    pub owner_ids: Vec<String>,
+    /// `None`: Nakama's default for the call.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Unix s of the partition to read; `None` (or 0) the current one.
+    pub expiry: Option<i64>,
+}
+
+/// `nk.tournament_create`, with Lua's defaults applied and names normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TournamentCreate {
+    pub id: String,
+    pub authoritative: bool,
+    /// `"asc"` or `"desc"`.
+    pub sort_order: String,
+    /// `"best"`, `"set"`, `"incr"` or `"decr"`.
+    pub operator: String,
+    /// Seconds; > 0.
+    pub duration: i64,
+    /// CRON expression; empty means never reset.
+    pub reset_schedule: String,
+    /// A JSON object, as text.
+    pub metadata: String,
+    pub title: String,
+    pub description: String,
+    /// 0–127.
+    pub category: i64,
+    /// Unix s; 0 = now.
+    pub start_time: i64,
+    /// Unix s; 0 = never ends.
+    pub end_time: i64,
+    pub max_size: i64,
+    pub max_num_score: i64,
+    pub join_required: bool,
+    pub enable_ranks: bool,
+}
+
+/// `nk.tournament_list` filters, with Lua's defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TournamentQuery {
+    pub category_start: i64,
+    pub category_end: i64,
+    /// Unix s; -1: no filter.
+    pub start_time: i64,
+    /// Unix s; -1: no filter.
+    pub end_time: i64,
+    pub limit: i64,
+    pub cursor: Option<String>,
 }
 
 /// A host with no data behind it: every data call fails with `Unavailable` ("no data is
@@ -297,6 +407,48 @@ impl RuntimeHost for DetachedHost {
         detached()
     }
     fn leaderboard_create(&self, _: &LeaderboardCreate) -> Result<(), Status> {
+        detached()
+    }
+    fn leaderboard_delete(&self, _: &str) -> Result<(), Status> {
+        detached()
+    }
+    fn leaderboard_list(&self, _: i64, _: Option<&str>) -> Result<LeaderboardList, Status> {
+        detached()
+    }
+    fn leaderboards_get_id(&self, _: &[String]) -> Result<Vec<Leaderboard>, Status> {
+        detached()
+    }
+    fn record_write(&self, _: bool, _: &ScoreWrite) -> Result<LeaderboardRecord, Status> {
+        detached()
+    }
+    fn record_delete(&self, _: bool, _: &str, _: &str) -> Result<(), Status> {
+        detached()
+    }
+    fn records_list(&self, _: bool, _: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        detached()
+    }
+    fn records_haystack(&self, _: bool, _: &RecordsQuery) -> Result<LeaderboardRecordList, Status> {
+        detached()
+    }
+    fn records_cursor_from_rank(&self, _: &str, _: i64, _: i64) -> Result<String, Status> {
+        detached()
+    }
+    fn tournament_create(&self, _: &TournamentCreate) -> Result<(), Status> {
+        detached()
+    }
+    fn tournament_delete(&self, _: &str) -> Result<(), Status> {
+        detached()
+    }
+    fn tournament_add_attempt(&self, _: &str, _: &str, _: i64) -> Result<(), Status> {
+        detached()
+    }
+    fn tournament_join(&self, _: &str, _: &str, _: &str) -> Result<(), Status> {
+        detached()
+    }
+    fn tournament_list(&self, _: &TournamentQuery) -> Result<TournamentList, Status> {
+        detached()
+    }
+    fn tournaments_get_id(&self, _: &[String]) -> Result<Vec<Tournament>, Status> {
         detached()
     }
 }

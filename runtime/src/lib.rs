@@ -42,8 +42,8 @@ pub use config::PoolConfig;
 pub use context::{CallContext, ExecutionMode};
 pub use error::{BudgetKind, RuntimeError};
 pub use host::{
-    AccountUpdate, AuthResult, DetachedHost, LeaderboardCreate, RuntimeHost, StorageList, StorageObjectId,
-    StorageWrite,
+    AccountUpdate, AuthResult, DetachedHost, LeaderboardCreate, RecordsQuery, RuntimeHost, ScoreWrite, StorageList,
+    StorageObjectId, StorageWrite, TournamentCreate, TournamentQuery,
 };
 pub use invoke::Callback;
 pub use pool::VmPool;
