@@ -14,10 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use shoal_proto::{Account, Friend, FriendList, Status, StorageObject, StorageObjectAck, User};
+use shoal_proto::{
+    Account, Friend, FriendList, Leaderboard, LeaderboardList, LeaderboardRecord,
+    LeaderboardRecordList, Status, StorageObject, StorageObjectAck, Tournament, TournamentList,
+    User,
+};
 use shoal_runtime::{
-    AccountUpdate, AuthResult, LeaderboardCreate, ModuleBundle, PoolConfig, RuntimeHost,
-    StorageList, StorageObjectId, StorageWrite, VmPool,
+    AccountUpdate, AuthResult, LeaderboardCreate, ModuleBundle, PoolConfig, RecordsQuery,
+    RuntimeHost, ScoreWrite, StorageList, StorageObjectId, StorageWrite, TournamentCreate,
+    TournamentQuery, VmPool,
 };
 
 const NIL: &str = "00000000-0000-0000-0000-000000000000";
@@ -39,10 +44,102 @@ pub struct State {
     /// (user, other) → (state, metadata).
     pub friends: BTreeMap<(String, String), (i32, String)>,
     pub leaderboards: Vec<LeaderboardCreate>,
+    /// Every leaderboard/tournament call after `leaderboard_create`, arguments as received.
+    pub board_calls: Vec<BoardCall>,
     pub disconnected: Vec<String>,
     pub logouts: Vec<String>,
     pub deleted: Vec<(String, bool)>,
     pub tokens: Vec<(String, String, i64, BTreeMap<String, String>)>,
+}
+
+/// A leaderboard or tournament call the [`TestHost`] received (`bool`: the tournament API).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoardCall {
+    LeaderboardDelete(String),
+    LeaderboardList(i64, Option<String>),
+    LeaderboardsGetId(Vec<String>),
+    RecordWrite(bool, ScoreWrite),
+    RecordDelete(bool, String, String),
+    RecordsList(bool, RecordsQuery),
+    RecordsHaystack(bool, RecordsQuery),
+    CursorFromRank(String, i64, i64),
+    TournamentCreate(TournamentCreate),
+    TournamentDelete(String),
+    TournamentAddAttempt(String, String, i64),
+    TournamentJoin(String, String, String),
+    TournamentList(TournamentQuery),
+    TournamentsGetId(Vec<String>),
+}
+
+/// The board id the [`TestHost`] answers with `NotFound`, to check how Lua raises host errors.
+pub const MISSING_BOARD: &str = "missing";
+
+/// A canned record: everything set, so tests see each Lua field.
+pub fn canned_record(board: &str, owner: &str, rank: i64) -> LeaderboardRecord {
+    LeaderboardRecord {
+        leaderboard_id: board.into(),
+        owner_id: owner.into(),
+        username: Some(format!("name-{rank}")),
+        score: 100 - rank,
+        subscore: 7,
+        num_score: 3,
+        metadata: r#"{"lap":12}"#.into(),
+        create_time: 1_700_000_000,
+        update_time: 1_700_000_100,
+        expiry_time: Some(1_800_000_000),
+        rank,
+        max_num_score: 5,
+    }
+}
+
+/// A canned record with the optional fields unset (no username, expiry or rank).
+pub fn bare_record(board: &str, owner: &str) -> LeaderboardRecord {
+    LeaderboardRecord {
+        leaderboard_id: board.into(),
+        owner_id: owner.into(),
+        create_time: 1_700_000_000,
+        update_time: 1_700_000_000,
+        ..Default::default()
+    }
+}
+
+pub fn canned_leaderboard(id: &str) -> Leaderboard {
+    Leaderboard {
+        id: id.into(),
+        sort_order: 1,
+        operator: 3,
+        prev_reset: 1_699_999_000,
+        next_reset: 1_700_086_400,
+        metadata: r#"{"m":1}"#.into(),
+        create_time: 1_600_000_000,
+        authoritative: true,
+    }
+}
+
+pub fn canned_tournament(id: &str) -> Tournament {
+    Tournament {
+        id: id.into(),
+        title: "Weekly".into(),
+        description: "desc".into(),
+        category: 4,
+        sort_order: 0,
+        size: 12,
+        max_size: 50,
+        max_num_score: 3,
+        can_enter: true,
+        end_active: 1_700_003_600,
+        next_reset: 1_700_604_800,
+        metadata: r#"{"prize":"gold"}"#.into(),
+        create_time: 1_600_000_000,
+        start_time: 1_690_000_000,
+        end_time: Some(1_900_000_000),
+        duration: 3600,
+        start_active: 1_700_000_000,
+        prev_reset: 0,
+        operator: 2,
+        authoritative: true,
+        join_required: true,
+    }
 }
 
 /// An in-memory host with just enough behaviour for the fixtures.
@@ -130,6 +227,21 @@ impl TestHost {
             username,
             created: true,
         })
+    }
+
+    /// Records a board call; `id` [`MISSING_BOARD`] fails with `NotFound`.
+    fn board_call(&self, id: &str, call: BoardCall) -> Result<(), Status> {
+        self.lock().board_calls.push(call);
+        if id == MISSING_BOARD {
+            Err(Status::not_found("Leaderboard not found."))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The board calls received so far, and forgets them.
+    pub fn take_board_calls(&self) -> Vec<BoardCall> {
+        std::mem::take(&mut self.lock().board_calls)
     }
 
     fn users_where(&self, f: impl Fn(&User) -> bool) -> Vec<User> {
@@ -443,6 +555,163 @@ impl RuntimeHost for TestHost {
     fn leaderboard_create(&self, leaderboard: &LeaderboardCreate) -> Result<(), Status> {
         self.lock().leaderboards.push(leaderboard.clone());
         Ok(())
+    }
+
+    fn leaderboard_delete(&self, id: &str) -> Result<(), Status> {
+        self.board_call(id, BoardCall::LeaderboardDelete(id.into()))
+    }
+
+    fn leaderboard_list(
+        &self,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<LeaderboardList, Status> {
+        self.board_call(
+            "",
+            BoardCall::LeaderboardList(limit, cursor.map(Into::into)),
+        )?;
+        let mut plain = canned_leaderboard("plain");
+        (
+            plain.sort_order,
+            plain.operator,
+            plain.prev_reset,
+            plain.next_reset,
+        ) = (0, 1, 0, 0);
+        (plain.metadata, plain.authoritative) = (String::new(), false);
+        Ok(LeaderboardList {
+            leaderboards: vec![canned_leaderboard("weekly"), plain],
+            cursor: "lb-cursor".into(),
+        })
+    }
+
+    fn leaderboards_get_id(&self, ids: &[String]) -> Result<Vec<Leaderboard>, Status> {
+        self.board_call("", BoardCall::LeaderboardsGetId(ids.to_vec()))?;
+        Ok(ids
+            .iter()
+            .filter(|id| *id != MISSING_BOARD)
+            .map(|id| canned_leaderboard(id))
+            .collect())
+    }
+
+    fn record_write(
+        &self,
+        tournament: bool,
+        write: &ScoreWrite,
+    ) -> Result<LeaderboardRecord, Status> {
+        self.board_call(&write.id, BoardCall::RecordWrite(tournament, write.clone()))?;
+        Ok(LeaderboardRecord {
+            username: write.username.clone(),
+            score: write.score,
+            subscore: write.subscore,
+            metadata: write.metadata.clone().unwrap_or_default(),
+            ..canned_record(&write.id, &write.owner_id, 4)
+        })
+    }
+
+    fn record_delete(&self, tournament: bool, id: &str, owner_id: &str) -> Result<(), Status> {
+        self.board_call(
+            id,
+            BoardCall::RecordDelete(tournament, id.into(), owner_id.into()),
+        )
+    }
+
+    /// Two records (one full, one bare), an owner record per owner asked for, a next
+    /// cursor, no previous one, rank_count 2.
+    fn records_list(
+        &self,
+        tournament: bool,
+        query: &RecordsQuery,
+    ) -> Result<LeaderboardRecordList, Status> {
+        self.board_call(&query.id, BoardCall::RecordsList(tournament, query.clone()))?;
+        let owners = [
+            "a0a0a0a0-0000-4000-8000-000000000001",
+            "a0a0a0a0-0000-4000-8000-000000000002",
+        ];
+        Ok(LeaderboardRecordList {
+            records: vec![
+                canned_record(&query.id, owners[0], 1),
+                bare_record(&query.id, owners[1]),
+            ],
+            owner_records: query
+                .owner_ids
+                .iter()
+                .map(|o| canned_record(&query.id, o, 9))
+                .collect(),
+            next_cursor: "next-page".into(),
+            prev_cursor: String::new(),
+            rank_count: 2,
+        })
+    }
+
+    /// The owner's record between two neighbours, both cursors, rank_count 40.
+    fn records_haystack(
+        &self,
+        tournament: bool,
+        query: &RecordsQuery,
+    ) -> Result<LeaderboardRecordList, Status> {
+        self.board_call(
+            &query.id,
+            BoardCall::RecordsHaystack(tournament, query.clone()),
+        )?;
+        let owner = query.owner_ids.first().cloned().unwrap_or_default();
+        Ok(LeaderboardRecordList {
+            records: (10..13)
+                .map(|rank| canned_record(&query.id, &owner, rank))
+                .collect(),
+            owner_records: vec![canned_record(&query.id, &owner, 11)],
+            next_cursor: "after".into(),
+            prev_cursor: "before".into(),
+            rank_count: 40,
+        })
+    }
+
+    fn records_cursor_from_rank(&self, id: &str, rank: i64, expiry: i64) -> Result<String, Status> {
+        self.board_call(id, BoardCall::CursorFromRank(id.into(), rank, expiry))?;
+        Ok(format!("cursor-{id}-{rank}"))
+    }
+
+    fn tournament_create(&self, tournament: &TournamentCreate) -> Result<(), Status> {
+        self.board_call(
+            &tournament.id,
+            BoardCall::TournamentCreate(tournament.clone()),
+        )
+    }
+
+    fn tournament_delete(&self, id: &str) -> Result<(), Status> {
+        self.board_call(id, BoardCall::TournamentDelete(id.into()))
+    }
+
+    fn tournament_add_attempt(&self, id: &str, owner_id: &str, count: i64) -> Result<(), Status> {
+        self.board_call(
+            id,
+            BoardCall::TournamentAddAttempt(id.into(), owner_id.into(), count),
+        )
+    }
+
+    fn tournament_join(&self, id: &str, owner_id: &str, username: &str) -> Result<(), Status> {
+        self.board_call(
+            id,
+            BoardCall::TournamentJoin(id.into(), owner_id.into(), username.into()),
+        )
+    }
+
+    fn tournament_list(&self, query: &TournamentQuery) -> Result<TournamentList, Status> {
+        self.board_call("", BoardCall::TournamentList(query.clone()))?;
+        let mut open = canned_tournament("open");
+        (open.end_time, open.next_reset, open.prev_reset) = (None, 0, 1_699_000_000);
+        Ok(TournamentList {
+            tournaments: vec![canned_tournament("weekly"), open],
+            cursor: String::new(),
+        })
+    }
+
+    fn tournaments_get_id(&self, ids: &[String]) -> Result<Vec<Tournament>, Status> {
+        self.board_call("", BoardCall::TournamentsGetId(ids.to_vec()))?;
+        Ok(ids
+            .iter()
+            .filter(|id| *id != MISSING_BOARD)
+            .map(|id| canned_tournament(id))
+            .collect())
     }
 }
 
