@@ -1,6 +1,6 @@
 //! The seam between Lua and data: every `nk.*` function that reads or writes accounts,
-//! storage, friends or sessions calls one of these methods, which `node` implements over
-//! the same `core` functions its REST and socket handlers use.
+//! storage, friends, sessions, leaderboards or tournaments calls one of these methods,
+//! which `node` implements over the same `core` functions its REST and socket handlers use.
 //!
 //! Methods are synchronous because Lua calls them synchronously, possibly inline on a tokio
 //! worker; an implementation over async code blocks on it inside
@@ -263,11 +263,13 @@ pub trait RuntimeHost: Send + Sync + 'static {
 }
 
 /// A score submission from Lua (`nk.leaderboard_record_write`, `nk.tournament_record_write`).
+/// Lua has checked that `id` is non-empty and `owner_id` a UUID, and for leaderboards (not
+/// tournaments, as in Nakama) that score and subscore are >= 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScoreWrite {
     pub id: String,
     pub owner_id: String,
-    /// Replaces the stored username when given.
+    /// Replaces the stored username when given (Lua's nil and "" are both `None`).
     pub username: Option<String>,
     pub score: i64,
     pub subscore: i64,
@@ -282,7 +284,8 @@ pub struct ScoreWrite {
 pub struct RecordsQuery {
     pub id: String,
     pub owner_ids: Vec<String>,
-    /// `None`: Nakama's default for the call.
+    /// `None`: Nakama's default for the call (Lua's nil or 0 in `records_list`, 0–10000
+    /// otherwise). Haystacks always carry one, 1–100 (Lua's default 10).
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// Unix s of the partition to read; `None` (or 0) the current one.

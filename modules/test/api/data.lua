@@ -71,8 +71,3 @@ nk.register_rpc(function(context, payload)
   nk.session_disconnect(p.session_id)
   nk.session_logout(p.user_id)
 end, "sessions")
-
-nk.register_rpc(function(context, payload)
-  nk.leaderboard_create("v3_board", true, "asc", "incr", "0 0 * * *", {m = 1}, true)
-  nk.leaderboard_create("v3_defaults")
-end, "leaderboards")

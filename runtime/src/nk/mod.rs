@@ -19,6 +19,7 @@ mod logger;
 mod register;
 mod storage;
 mod time;
+mod tournament;
 
 use std::sync::{Arc, Mutex};
 
@@ -130,6 +131,7 @@ pub(crate) fn install(
     storage::install(&i)?;
     friends::install(&i)?;
     leaderboard::install(&i)?;
+    tournament::install(&i)?;
     legacy::install(&i)?;
     Ok(nk)
 }
