@@ -101,8 +101,29 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     };
     let cluster = Cluster::start(&config, info, log, sm).await?;
     let raft = cluster.raft.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let (stop_api, stop_console, stop_resets) = {
+        let rx = futures::future::FutureExt::shared(rx);
+        (rx.clone(), rx.clone(), rx)
+    };
+    // The console serves from the start, so `shoal status` works while a cluster forms.
+    let console_app = console::router(config.clone(), cluster.clone());
+    let console_server = tokio::spawn(async move {
+        let serve = axum::serve(console_listener, console_app).with_graceful_shutdown(async move {
+            let _ = stop_console.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "console server stopped");
+        }
+    });
     if config.cluster.bootstrap_expect == 1 && config.cluster.seeds.is_empty() {
         raft.wait_for_leader(Duration::from_secs(30)).await?;
+    } else {
+        // Module bodies may write (`nk.leaderboard_create` at load is common), and writes
+        // need a Raft leader: load them once the cluster has formed.
+        while raft.wait_for_leader(Duration::from_secs(10)).await.is_err() {
+            tracing::info!(bootstrap_expect = config.cluster.bootstrap_expect, "waiting for the cluster to elect a leader");
+        }
     }
     let core = core::Core::new(config.clone(), raft.clone(), reader);
     let bundle = shoal_runtime::ModuleBundle::from_dir(&config.runtime_path())
@@ -114,11 +135,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     tracing::info!(bundle_version = %pool.version(), rpcs = pool.registry().rpc_ids().count(), "lua runtime ready");
     cluster.publish(shoal_cluster::gossip_keys::BUNDLE_VERSION, pool.version()).await;
     let _ = core.runtime.set(pool);
-    let (tx, rx) = oneshot::channel::<()>();
-    let (stop_api, stop_console, stop_resets) = {
-        let rx = futures::future::FutureExt::shared(rx);
-        (rx.clone(), rx.clone(), rx)
-    };
+
     let resets = tokio::spawn(leaderboard_resets::run(core.clone(), async move {
         let _ = stop_resets.await;
     }));
@@ -130,15 +147,6 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
             });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "client API server stopped");
-        }
-    });
-    let console_app = console::router(config.clone(), cluster.clone());
-    let console_server = tokio::spawn(async move {
-        let serve = axum::serve(console_listener, console_app).with_graceful_shutdown(async move {
-            let _ = stop_console.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "console server stopped");
         }
     });
     tracing::info!(node = %config.name, node_id = id, api = %api_addr, console = %console_addr, cluster = %cluster.cluster_addr(), "node started");

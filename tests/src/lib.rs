@@ -105,8 +105,15 @@ impl TestNode {
         r.json().await.ok()
     }
 
-    /// (Re)starts the process on the same ports and data dir.
+    /// (Re)starts the process on the same ports and data dir and waits until it serves.
     pub async fn spawn(&mut self) -> anyhow::Result<()> {
+        self.launch()?;
+        self.wait_serving().await
+    }
+
+    /// Starts the process without waiting for it to serve (a cluster node serves only once
+    /// the cluster has a leader: start its peers, then [`TestNode::wait_serving`]).
+    pub fn launch(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log_path)?;
         let mut cmd = Command::new(shoal_bin());
         cmd.args(["--name", &self.name])
@@ -121,8 +128,14 @@ impl TestNode {
             .stderr(log);
         let child = cmd.spawn().with_context(|| format!("spawning {}", shoal_bin().display()))?;
         self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until the node answers `/healthcheck` (60 s at most), failing fast if it exits.
+    pub async fn wait_serving(&mut self) -> anyhow::Result<()> {
         let url = format!("{}/healthcheck", self.base());
-        let client = reqwest::Client::new();
+        // The listener is bound before the node serves: a request may wait in its backlog.
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
         let start = Instant::now();
         loop {
             if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -204,7 +217,10 @@ impl TestCluster {
             nodes.push(node);
         }
         for &i in order {
-            nodes[i].spawn().await?;
+            nodes[i].launch()?;
+        }
+        for &i in order {
+            nodes[i].wait_serving().await?;
         }
         let cluster = TestCluster { nodes };
         cluster.wait_ready(n).await?;

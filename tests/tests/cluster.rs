@@ -240,13 +240,17 @@ async fn a_peer_without_the_cluster_secret_is_rejected() {
     let seed = format!("127.0.0.1:{}", good.cluster_port);
     let mut bad = TestNode::new("intruder", &["--cluster.secret", "wrong-secret", "--cluster.seeds", &seed, "--cluster.bootstrap_expect", "2"])
         .unwrap();
-    bad.spawn().await.unwrap();
+    // It never gets a leader, so it never serves clients; its console answers.
+    bad.launch().unwrap();
     wait_until(Duration::from_secs(20), "the good node to reject the intruder", || async { good.log().contains("rejected peer") })
         .await
         .unwrap();
     let s = good.cluster_status().await.unwrap();
     let names: Vec<&str> = s["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["test1"], "the intruder got into the cluster: {s}");
+    wait_until(Duration::from_secs(20), "the intruder's console", || async { bad.cluster_status().await.is_some() })
+        .await
+        .unwrap();
     let b = bad.cluster_status().await.unwrap();
     assert_eq!(b["leader"], "", "the intruder found a leader: {b}");
     // The good node still serves writes.

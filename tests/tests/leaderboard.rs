@@ -201,3 +201,56 @@ async fn concurrent_writes_through_every_node_list_identically() {
     assert_eq!(ranks, (1..=30).map(|i| i.to_string()).collect::<Vec<_>>());
     let _ = Duration::from_secs(0);
 }
+
+#[tokio::test]
+async fn tournaments_join_limits_and_lua() {
+    let node = TestNode::start(&["--runtime.path", &modules()]).await.unwrap();
+    let c = node.client();
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let (t, _) = c.login_custom(&format!("cup-user-{i}")).await;
+        users.push((token_user_id(&t), t));
+    }
+    let t0 = &users[0].1;
+    let put = |t: String, id: &'static str, score: i64| {
+        let c = c.clone();
+        async move { c.json("PUT", &format!("/v2/tournament/{id}"), Auth::Bearer(&t), json!({"score": score})).await }
+    };
+    // join_required: no writes before joining; max_size 2; max_num_score 2.
+    put(t0.clone(), "cup", 10).await.assert_error(400, 9, "Must join tournament before attempting to write value.");
+    for (_, t) in &users[..2] {
+        c.call("POST", "/v2/tournament/cup/join", Auth::Bearer(t), None).await.ok();
+    }
+    c.call("POST", "/v2/tournament/cup/join", Auth::Bearer(&users[2].1), None)
+        .await
+        .assert_error(400, 3, "Tournament cannot be joined as it has reached its max size.");
+    let r = put(t0.clone(), "cup", 10).await.ok();
+    assert_eq!((r["score"].as_str(), r["num_score"].as_i64(), r["rank"].as_str()), (Some("10"), Some(1), Some("1")));
+    put(t0.clone(), "cup", 20).await.ok();
+    // A third attempt is over max_num_score: the record stays as it was.
+    let r = put(t0.clone(), "cup", 30).await.ok();
+    assert_eq!(r["score"], "20");
+    // Listing, and the tournament itself.
+    let recs = c.call("GET", "/v2/tournament/cup?limit=10", Auth::Bearer(t0), None).await.ok();
+    assert_eq!(recs["records"].as_array().map(Vec::len), Some(2), "both entrants are listed: {recs}");
+    let list = c.call("GET", "/v2/tournament?category_start=3&category_end=5", Auth::Bearer(t0), None).await.ok();
+    let cup = list["tournaments"].as_array().unwrap().iter().find(|t| t["id"] == "cup").cloned().unwrap();
+    assert_eq!((cup["size"].as_i64(), cup["max_size"].as_i64(), cup["category"].as_i64()), (Some(2), Some(2), Some(3)));
+    assert_eq!(cup["title"], "The Cup");
+    assert!(cup.get("can_enter").is_none(), "a full tournament cannot be entered: {cup}");
+    assert!(list["tournaments"].as_array().unwrap().iter().all(|t| t["id"] != "future"), "category 7 is filtered out");
+    // No join needed on `open`; a tournament that has not started refuses scores.
+    let r = put(users[2].1.clone(), "open", 4).await.ok();
+    assert_eq!(r["score"], "4");
+    put(t0.clone(), "future", 1).await.assert_error(400, 9, "Tournament is not active and cannot accept new scores.");
+    // The leaderboard API does not see tournaments.
+    write(&c, t0, "cup", json!({"score": 1})).await.assert_error(404, 5, "Leaderboard not found.");
+    // Lua: authoritative writes and listings, and tournament_list.
+    let body = serde_json::to_vec(&serde_json::to_string(&json!({"owner": users[1].0, "score": 42})).unwrap()).unwrap();
+    let out = c.call("POST", "/v2/rpc/official_write", Auth::Bearer(t0), Some(body)).await.ok();
+    let out: Value = serde_json::from_str(out["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(out, json!({"score": 42, "rank": 1, "listed": 1, "owned": 1, "rank_count": 1}));
+    let ids = c.call("POST", "/v2/rpc/tournament_ids", Auth::Bearer(t0), Some(b"\"\"".to_vec())).await.ok();
+    assert_eq!(ids["payload"], "[\"cup\",\"future\",\"open\"]");
+    assert!(node.log().lines().all(|l| !l.contains("panicked")));
+}
