@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use shoal_tests::{TestCluster, TestNode};
 
+mod leaderboard;
 mod lua_pool;
 mod report;
 
@@ -45,6 +46,23 @@ enum Scenario {
         modules: usize,
         #[arg(long, default_value_t = 200_000)]
         iterations: u64,
+    },
+    /// A board of `records` records on one node: top-100 and around-owner reads, and the
+    /// rank-cache rebuild when the node restarts.
+    Leaderboard {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Client leaderboard record writes through every node of a 3-node cluster.
+    LeaderboardWrite {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
     },
     /// HTTP RPC echo via `?http_key=` (closed loop) on one node.
     RpcHttp {
@@ -103,7 +121,7 @@ async fn storage_write(nodes: usize, clients: usize, seconds: u64) -> anyhow::Re
 }
 
 /// Runs `clients` closed-loop workers for `seconds`; each call returns true on success.
-async fn closed_loop<F, Fut>(clients: usize, seconds: u64, call: F) -> (std::time::Duration, hdrhistogram::Histogram<u64>, u64)
+pub(crate) async fn closed_loop<F, Fut>(clients: usize, seconds: u64, call: F) -> (std::time::Duration, hdrhistogram::Histogram<u64>, u64)
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -190,6 +208,23 @@ async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.scenario {
         Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
         Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
+        Scenario::LeaderboardWrite { clients, seconds } => leaderboard::writes(clients, seconds).await?,
+        Scenario::Leaderboard { records, clients, seconds } => {
+            let f = leaderboard::reads(records, clients, seconds).await?;
+            println!("{}", report::Result::table_header());
+            for r in &f.results {
+                println!("{}", r.table_row());
+            }
+            println!(
+                "records {} filled in {:.1} s; restart to serving {} ms; rank cache rebuilt: {}",
+                f.records, f.fill_seconds, f.restart_to_serving_ms, f.rank_cache_rebuild
+            );
+            let json = serde_json::json!({
+                "results": f.results, "records": f.records, "fill_seconds": f.fill_seconds,
+                "restart_to_serving_ms": f.restart_to_serving_ms, "rank_cache_rebuild": f.rank_cache_rebuild,
+            });
+            return write_json(&cli.out, "leaderboard", &json);
+        }
         Scenario::LuaPool { .. } => anyhow::bail!("lua-pool runs in-process, without a node"),
     };
     println!("{}", report::Result::table_header());

@@ -93,8 +93,11 @@ pub fn open(dir: &std::path::Path) -> Result<(LogStore, StateMachine, Reader), O
         .map_err(|source| OpenError::Io { path: snapshot_dir.display().to_string(), source })?;
     // Ranks come back from the ordering index, so they equal those before the restart.
     let ranks = rank_cache::RankCache::default();
+    let started = std::time::Instant::now();
     leaderboard_read::rebuild_rank_cache(&db, &ranks)
         .map_err(|source| OpenError::RankCache { path: db_path.display().to_string(), source })?;
+    let entries: u64 = ranks.partitions().iter().map(|p| p.2).sum();
+    tracing::info!(entries, elapsed_ms = started.elapsed().as_millis() as u64, "rank cache rebuilt");
     Ok((
         LogStore::new(db.clone()),
         StateMachine::new(db.clone(), snapshot_dir, ranks.clone()),

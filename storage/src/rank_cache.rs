@@ -256,43 +256,4 @@ mod tests {
         c.apply(vec![RankOp::DropBoard { board: "b".into() }]);
         assert_eq!(c.partitions(), vec![("bb".into(), 0, 1)]);
     }
-
-    /// Prints the cost of the operations at 1,000,000 entries; run with
-    /// `cargo test -p shoal-storage rank_cache_cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn rank_cache_cost() {
-        use std::time::Instant;
-        let n: u64 = 1_000_000;
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let keys: Vec<RankKey> = (0..n)
-            .map(|i| RankKey::new(SortOrder::Desc, (next() % 1_000_000) as i64, 0, &u(i as u128)))
-            .collect();
-        let c = RankCache::default();
-        let t = Instant::now();
-        c.replace(HashMap::from([(("b".to_string(), 0), (SortOrder::Desc, keys.clone()))]));
-        println!("rebuild of {n} keys: {:?}", t.elapsed());
-        let t = Instant::now();
-        for k in keys.iter().take(100_000) {
-            std::hint::black_box(c.rank("b", 0, k));
-        }
-        println!("rank-of-key: {:?} per call", t.elapsed() / 100_000);
-        let t = Instant::now();
-        for r in 1..=100_000u64 {
-            std::hint::black_box(c.at_rank("b", 0, r * 10));
-        }
-        println!("key-at-rank: {:?} per call", t.elapsed() / 100_000);
-        let t = Instant::now();
-        for (i, k) in keys.iter().take(100_000).enumerate() {
-            let new = RankKey::new(SortOrder::Desc, (next() % 1_000_000) as i64, 1, &u(i as u128));
-            c.apply(vec![RankOp::Put { board: "b".into(), expiry: 0, sort: SortOrder::Desc, old: Some(*k), new }]);
-        }
-        println!("replace (remove + insert): {:?} per op", t.elapsed() / 100_000);
-    }
 }
