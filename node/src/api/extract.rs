@@ -183,6 +183,16 @@ impl Params {
             Some(v) => Err(Status::invalid(format!("invalid value for bool field {name}: {v:?}")).into()),
         }
     }
+    /// An int32 parameter; out of range is Nakama's invalid-argument error.
+    pub fn int32(&self, name: &str) -> Result<Option<i32>, ApiError> {
+        match self.int(name)? {
+            None => Ok(None),
+            Some(v) => i32::try_from(v)
+                .map(Some)
+                .map_err(|_| Status::invalid(format!("invalid value for int32 field {name}")).into()),
+        }
+    }
+
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name) {
             None | Some("") => Ok(None),

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use shoal_proto::*;
 use shoal_storage::Operator;
 use uuid::Uuid;
@@ -28,23 +28,6 @@ pub fn routes() -> Router<Core> {
         .route("/v2/tournament/{tournament_id}/owner/{owner_id}", get(tournament_around_owner))
 }
 
-/// Runs `id`'s before hook on `req`, then `op`, then (in the background) its after hook.
-macro_rules! hooked {
-    ($core:expr, $s:expr, $id:literal, $req:expr, |$r:ident| $op:expr) => {{
-        let ctx = $s.ctx();
-        let $r = $core.before($id, &ctx, $req).await?;
-        let out = $op;
-        $core.after($id, &ctx, &out, &$r);
-        Ok(Json(out))
-    }};
-}
-
-fn int32(q: &Params, name: &str) -> Result<Option<i32>, ApiError> {
-    match q.int(name)? {
-        None => Ok(None),
-        Some(v) => i32::try_from(v).map(Some).map_err(|_| Status::invalid(format!("invalid value for int32 field {name}")).into()),
-    }
-}
 
 fn owner_id(s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s).map_err(|_| Status::invalid("Invalid owner ID.").into())
@@ -80,11 +63,11 @@ async fn leaderboard_records(
     let req = ListLeaderboardRecordsRequest {
         leaderboard_id,
         owner_ids: q.all("owner_ids"),
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         cursor: q.str("cursor").to_owned(),
         expiry: q.int("expiry")?,
     };
-    hooked!(core, s, "ListLeaderboardRecords", req, |r| {
+    hooked!(core, s.ctx(), "ListLeaderboardRecords", req, |r| {
         core.records_list(BoardApi::Leaderboard, &r.leaderboard_id, &r.owner_ids, r.limit.map(i64::from), &r.cursor, r.expiry)
             .await?
     })
@@ -97,14 +80,14 @@ async fn leaderboard_write(
     Body(record): Body<LeaderboardRecordWrite>,
 ) -> ApiResult<LeaderboardRecord> {
     let req = WriteLeaderboardRecordRequest { leaderboard_id, record };
-    hooked!(core, s, "WriteLeaderboardRecord", req, |r| {
+    hooked!(core, s.ctx(), "WriteLeaderboardRecord", req, |r| {
         let input = score_input(&s, r.leaderboard_id.clone(), &r.record)?;
         core.record_write(BoardApi::Leaderboard, Some(s.user_id()), input).await?
     })
 }
 
 async fn leaderboard_delete_record(State(core): State<Core>, s: Session, Path(leaderboard_id): Path<String>) -> ApiResult<Empty> {
-    hooked!(core, s, "DeleteLeaderboardRecord", DeleteLeaderboardRecordRequest { leaderboard_id }, |r| {
+    hooked!(core, s.ctx(), "DeleteLeaderboardRecord", DeleteLeaderboardRecordRequest { leaderboard_id }, |r| {
         core.record_delete(BoardApi::Leaderboard, Some(s.user_id()), &r.leaderboard_id, s.user_id()).await?;
         Empty {}
     })
@@ -118,12 +101,12 @@ async fn leaderboard_around_owner(
 ) -> ApiResult<LeaderboardRecordList> {
     let req = ListLeaderboardRecordsAroundOwnerRequest {
         leaderboard_id,
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         owner_id: owner,
         expiry: q.int("expiry")?,
         cursor: q.str("cursor").to_owned(),
     };
-    hooked!(core, s, "ListLeaderboardRecordsAroundOwner", req, |r| {
+    hooked!(core, s.ctx(), "ListLeaderboardRecordsAroundOwner", req, |r| {
         let owner = owner_id(&r.owner_id)?;
         core.records_around_owner(BoardApi::Leaderboard, &r.leaderboard_id, owner, r.limit.map(i64::from), &r.cursor, r.expiry)
             .await?
@@ -134,14 +117,14 @@ async fn leaderboard_around_owner(
 
 async fn tournament_list(State(core): State<Core>, s: Session, q: Params) -> ApiResult<TournamentList> {
     let req = ListTournamentsRequest {
-        category_start: int32(&q, "category_start")?,
-        category_end: int32(&q, "category_end")?,
+        category_start: q.int32("category_start")?,
+        category_end: q.int32("category_end")?,
         start_time: q.int("start_time")?,
         end_time: q.int("end_time")?,
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         cursor: q.str("cursor").to_owned(),
     };
-    hooked!(core, s, "ListTournaments", req, |r| {
+    hooked!(core, s.ctx(), "ListTournaments", req, |r| {
         core.tournament_list(
             r.category_start.map_or(0, i64::from),
             r.category_end.map_or(127, i64::from),
@@ -155,7 +138,7 @@ async fn tournament_list(State(core): State<Core>, s: Session, q: Params) -> Api
 }
 
 async fn tournament_join(State(core): State<Core>, s: Session, Path(tournament_id): Path<String>) -> ApiResult<Empty> {
-    hooked!(core, s, "JoinTournament", JoinTournamentRequest { tournament_id }, |r| {
+    hooked!(core, s.ctx(), "JoinTournament", JoinTournamentRequest { tournament_id }, |r| {
         core.tournament_join(&r.tournament_id, s.user_id(), s.username()).await?;
         Empty {}
     })
@@ -170,11 +153,11 @@ async fn tournament_records(
     let req = ListTournamentRecordsRequest {
         tournament_id,
         owner_ids: q.all("owner_ids"),
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         cursor: q.str("cursor").to_owned(),
         expiry: q.int("expiry")?,
     };
-    hooked!(core, s, "ListTournamentRecords", req, |r| {
+    hooked!(core, s.ctx(), "ListTournamentRecords", req, |r| {
         core.records_list(BoardApi::Tournament, &r.tournament_id, &r.owner_ids, r.limit.map(i64::from), &r.cursor, r.expiry)
             .await?
     })
@@ -187,14 +170,14 @@ async fn tournament_write(
     Body(record): Body<LeaderboardRecordWrite>,
 ) -> ApiResult<LeaderboardRecord> {
     let req = WriteTournamentRecordRequest { tournament_id, record };
-    hooked!(core, s, "WriteTournamentRecord", req, |r| {
+    hooked!(core, s.ctx(), "WriteTournamentRecord", req, |r| {
         let input = score_input(&s, r.tournament_id.clone(), &r.record)?;
         core.record_write(BoardApi::Tournament, Some(s.user_id()), input).await?
     })
 }
 
 async fn tournament_delete_record(State(core): State<Core>, s: Session, Path(tournament_id): Path<String>) -> ApiResult<Empty> {
-    hooked!(core, s, "DeleteTournamentRecord", DeleteTournamentRecordRequest { tournament_id }, |r| {
+    hooked!(core, s.ctx(), "DeleteTournamentRecord", DeleteTournamentRecordRequest { tournament_id }, |r| {
         core.record_delete(BoardApi::Tournament, Some(s.user_id()), &r.tournament_id, s.user_id()).await?;
         Empty {}
     })
@@ -208,12 +191,12 @@ async fn tournament_around_owner(
 ) -> ApiResult<LeaderboardRecordList> {
     let req = ListTournamentRecordsAroundOwnerRequest {
         tournament_id,
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         owner_id: owner,
         expiry: q.int("expiry")?,
         cursor: q.str("cursor").to_owned(),
     };
-    hooked!(core, s, "ListTournamentRecordsAroundOwner", req, |r| {
+    hooked!(core, s.ctx(), "ListTournamentRecordsAroundOwner", req, |r| {
         let owner = owner_id(&r.owner_id)?;
         core.records_around_owner(BoardApi::Tournament, &r.tournament_id, owner, r.limit.map(i64::from), &r.cursor, r.expiry)
             .await?

@@ -10,6 +10,18 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::core::Core;
 
+/// Runs `id`'s before hook on `req`, then `op`, then (in the background) its after hook;
+/// answers with `op`'s result as JSON. Every hooked route goes through this.
+macro_rules! hooked {
+    ($core:expr, $ctx:expr, $id:literal, $req:expr, |$r:ident| $op:expr) => {{
+        let ctx = $ctx;
+        let $r = $core.before($id, &ctx, $req).await?;
+        let out = $op;
+        $core.after($id, &ctx, &out, &$r);
+        Ok(axum::Json(out))
+    }};
+}
+
 mod extract;
 mod leaderboard;
 mod routes;

@@ -37,20 +37,6 @@ pub fn routes() -> Router<Core> {
         .route("/runtime/{*path}", get(super::rpc::runtime_http).post(super::rpc::runtime_http))
 }
 
-fn ok<T>(v: T) -> ApiResult<T> {
-    Ok(Json(v))
-}
-
-/// Runs `id`'s before hook on `req`, then `op`, then (in the background) its after hook.
-macro_rules! hooked {
-    ($core:expr, $ctx:expr, $id:literal, $req:expr, |$r:ident| $op:expr) => {{
-        let ctx = $ctx;
-        let $r = $core.before($id, &ctx, $req).await?;
-        let out = $op;
-        $core.after($id, &ctx, &out, &$r);
-        ok(out)
-    }};
-}
 
 // ------------------------------------------------------------------ authenticate
 
@@ -233,14 +219,6 @@ async fn list_storage(core: Core, s: Session, req: ListStorageObjectsRequest) ->
     })
 }
 
-fn int32(q: &Params, name: &str) -> Result<Option<i32>, super::ApiError> {
-    match q.int(name)? {
-        None => Ok(None),
-        Some(v) => i32::try_from(v)
-            .map(Some)
-            .map_err(|_| shoal_proto::Status::invalid(format!("invalid value for int32 field {name}")).into()),
-    }
-}
 
 async fn storage_list(
     State(core): State<Core>,
@@ -251,7 +229,7 @@ async fn storage_list(
     let req = ListStorageObjectsRequest {
         user_id: q.str("user_id").to_string(),
         collection,
-        limit: int32(&q, "limit")?,
+        limit: q.int32("limit")?,
         cursor: q.str("cursor").to_string(),
     };
     list_storage(core, s, req).await
@@ -263,14 +241,14 @@ async fn storage_list_user(
     Path((collection, user_id)): Path<(String, String)>,
     q: Params,
 ) -> ApiResult<StorageObjectList> {
-    let req = ListStorageObjectsRequest { user_id, collection, limit: int32(&q, "limit")?, cursor: q.str("cursor").to_string() };
+    let req = ListStorageObjectsRequest { user_id, collection, limit: q.int32("limit")?, cursor: q.str("cursor").to_string() };
     list_storage(core, s, req).await
 }
 
 // ------------------------------------------------------------------ friends
 
 async fn friends_list(State(core): State<Core>, s: Session, q: Params) -> ApiResult<FriendList> {
-    let req = ListFriendsRequest { limit: int32(&q, "limit")?, state: int32(&q, "state")?, cursor: q.str("cursor").to_string() };
+    let req = ListFriendsRequest { limit: q.int32("limit")?, state: q.int32("state")?, cursor: q.str("cursor").to_string() };
     hooked!(core, s.ctx(), "ListFriends", req, |r| {
         core.friends_list(&s.user_id(), r.limit.map(i64::from), r.state.map(i64::from), &r.cursor).await?
     })
