@@ -1,5 +1,5 @@
 // Starts a real multi-node Shoal cluster on loopback for compat tests: n1 first, the others
-// seeded at n1's cluster port, then waits until every node reports the same leader and
+// seeded at n1's cluster port, all spawned before any is waited for, then waits until every node reports the same leader and
 // all members ready (polling the console, never a bare sleep).
 
 import { startServer } from "./server.mjs";
@@ -21,10 +21,17 @@ async function clusterStatus(server) {
 
 export async function startCluster(n = 3) {
   const common = ["--cluster.bootstrap_expect", String(n), "--cluster.secret", SECRET];
-  const servers = [await startServer({ name: "n1", extraArgs: common })];
+  // A cluster node serves clients only once a leader is elected: spawn all, then wait.
+  const servers = [await startServer({ name: "n1", extraArgs: common, wait: false })];
   const seed = `127.0.0.1:${servers[0].clusterPort}`;
   for (let i = 2; i <= n; i++) {
-    servers.push(await startServer({ name: `n${i}`, extraArgs: [...common, "--cluster.seeds", seed] }));
+    servers.push(await startServer({ name: `n${i}`, extraArgs: [...common, "--cluster.seeds", seed], wait: false }));
+  }
+  try {
+    await Promise.all(servers.map((s) => s.ready));
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw err;
   }
   const deadline = Date.now() + 60_000;
   for (;;) {

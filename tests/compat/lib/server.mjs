@@ -134,6 +134,7 @@ class LogTail {
  * options.name      node name (default "compat1")
  * options.extraArgs more CLI flags, e.g. ["--runtime.path", dir]
  * options.env       extra environment variables for the child
+ * options.wait      false: return once spawned; `server.ready` settles when it serves
  */
 export async function startServer(options = {}) {
   installExitHooks();
@@ -173,8 +174,12 @@ export async function startServer(options = {}) {
     _exited: null,
     _killedOnPurpose: false,
 
-    /** Spawns the process (same ports, same data dir) and waits for readiness. */
-    async start() {
+    /**
+     * Spawns the process (same ports, same data dir) and waits for readiness; with
+     * wait=false it returns at once and `server.ready` settles when it serves (a cluster
+     * node serves only once its peers are up and a leader is elected).
+     */
+    async start(wait = true) {
       if (server.proc && server.proc.exitCode === null && server.proc.signalCode === null) {
         throw new Error("shoal is already running");
       }
@@ -211,7 +216,10 @@ export async function startServer(options = {}) {
       child.once("error", (err) => {
         spawnError = err;
       });
-      await waitReady(server, () => spawnError);
+      server.ready = waitReady(server, () => spawnError);
+      // Not awaited yet when wait=false: keep an early failure from being "unhandled".
+      server.ready.catch(() => {});
+      if (wait) await server.ready;
       return server;
     },
 
@@ -254,7 +262,7 @@ export async function startServer(options = {}) {
   };
 
   try {
-    await server.start();
+    await server.start(options.wait ?? true);
   } catch (err) {
     await server.kill("SIGKILL").catch(() => {});
     await fs.promises.rm(dataDir, { recursive: true, force: true }).catch(() => {});
