@@ -241,3 +241,45 @@ async fn tournaments_join_limits_and_lua() {
     assert_eq!(ids["payload"], "[\"cup\",\"future\",\"open\"]");
     assert!(node.log().lines().all(|l| !l.contains("panicked")));
 }
+
+/// A board with a one-second cron: each tick starts a new partition once, and the reset
+/// hook runs once per tick; older partitions stay listable by `expiry`.
+#[tokio::test]
+async fn resets_roll_over_once_per_tick() {
+    let dir = format!("{}/../modules/test/resets", env!("CARGO_MANIFEST_DIR"));
+    let node = TestNode::start(&["--runtime.path", &dir]).await.unwrap();
+    let c = node.client();
+    let (t, _) = c.login_custom("reset-user-1").await;
+    let r = write(&c, &t, "ticking", json!({"score": 9})).await.ok();
+    let expiry = r["expiry_time"].as_str().unwrap().to_owned();
+    // Wait for the hook to record the tick that closed this record's partition.
+    let resets = || async {
+        let v = c.call("GET", "/v2/storage/resets?limit=100", Auth::Bearer(&t), None).await.ok();
+        v["objects"].as_array().cloned().unwrap_or_default()
+    };
+    shoal_tests::wait_until(std::time::Duration::from_secs(15), "two resets recorded", || async { resets().await.len() >= 2 })
+        .await
+        .unwrap();
+    let objects = resets().await;
+    let mut ticks: Vec<i64> = objects
+        .iter()
+        .map(|o| serde_json::from_str::<Value>(o["value"].as_str().unwrap()).unwrap())
+        .inspect(|v| assert_eq!((v["board"].as_str(), v["mode"].as_str()), (Some("ticking"), Some("leaderboard_reset"))))
+        .map(|v| v["at"].as_i64().unwrap())
+        .collect();
+    ticks.sort();
+    let mut unique = ticks.clone();
+    unique.dedup();
+    assert_eq!(unique, ticks, "a tick's hook ran more than once");
+    // The current partition no longer holds the record; its own partition still does.
+    let now = list(&c, &t, "/v2/leaderboard/ticking?limit=10").await;
+    assert!(now.get("records").is_none(), "the record outlived its partition: {now}");
+    let at: i64 = time_of(&expiry);
+    let old = list(&c, &t, &format!("/v2/leaderboard/ticking?limit=10&expiry={at}")).await;
+    assert_eq!(rows(&old, "records").len(), 1, "{old}");
+}
+
+/// Unix seconds of an RFC 3339 timestamp.
+fn time_of(s: &str) -> i64 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap().unix_timestamp()
+}
