@@ -11,8 +11,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use shoal_runtime::{CallContext, Callback};
+use shoal_runtime::{CallContext, Callback, CallbackBoard};
 use shoal_storage::schedule::Schedule;
 use shoal_storage::{Command, Leaderboard as Board, LeaderboardCommand, Reply};
 
@@ -102,40 +101,6 @@ async fn record_once(core: &Core, board: &Board, at: i64) -> Result<bool, shoal_
     }
 }
 
-fn sort_name(board: &Board) -> &'static str {
-    match board.sort_order {
-        shoal_storage::SortOrder::Asc => "asc",
-        shoal_storage::SortOrder::Desc => "desc",
-    }
-}
-
-fn operator_name(board: &Board) -> &'static str {
-    match board.operator {
-        shoal_storage::Operator::Best => "best",
-        shoal_storage::Operator::Set => "set",
-        shoal_storage::Operator::Incr => "incr",
-        shoal_storage::Operator::Decr => "decr",
-    }
-}
-
-/// The board as its callback receives it: snake_case fields, sort order and operator as
-/// names, metadata decoded.
-fn board_table(core: &Core, board: &Board, t: i64) -> Value {
-    let mut v = match &board.tournament {
-        Some(_) => core.tournament_proto(board, t).ok().and_then(|p| serde_json::to_value(p).ok()),
-        None => serde_json::to_value(crate::core::leaderboard::leaderboard_proto(board, t)).ok(),
-    }
-    .unwrap_or_else(|| json!({"id": board.id}));
-    if let Value::Object(m) = &mut v {
-        m.insert("sort_order".into(), json!(sort_name(board)));
-        m.insert("operator".into(), json!(operator_name(board)));
-        m.insert("reset".into(), json!(board.reset_schedule));
-        m.insert("authoritative".into(), json!(board.authoritative));
-        m.insert("metadata".into(), serde_json::from_str(&board.metadata).unwrap_or_else(|_| json!({})));
-    }
-    v
-}
-
 async fn run_hook(core: &Core, board: &Board, callback: Callback, at: i64, t: i64) {
     let Some(pool) = core.runtime.get() else { return };
     let registered = match callback {
@@ -147,15 +112,18 @@ async fn run_hook(core: &Core, board: &Board, callback: Callback, at: i64, t: i6
     if !registered {
         return;
     }
-    let table = board_table(core, board, t);
-    let args = match callback {
-        Callback::LeaderboardReset => vec![table, json!(at)],
-        _ => {
-            let next = Schedule::parse(&board.reset_schedule).ok().flatten().and_then(|s| s.next(at).ok()).unwrap_or(0);
-            vec![table, json!(at), json!(next)]
-        }
+    // The board as `nk.leaderboards_get_id` / `nk.tournaments_get_id` show it.
+    let (arg, times) = if board.is_tournament() {
+        let tournament = match core.tournament_proto(board, t) {
+            Ok(p) => p,
+            Err(e) => return tracing::warn!(board = %board.id, error = %e, "tournament hook skipped"),
+        };
+        let next = Schedule::parse(&board.reset_schedule).ok().flatten().and_then(|s| s.next(at).ok()).unwrap_or(0);
+        (CallbackBoard::Tournament(tournament), vec![at, next])
+    } else {
+        (CallbackBoard::Leaderboard(crate::core::leaderboard::leaderboard_proto(board, t)), vec![at])
     };
-    if let Err(e) = pool.call_callback(callback, CallContext::default(), args).await {
+    if let Err(e) = pool.call_board_callback(callback, CallContext::default(), arg, times).await {
         tracing::warn!(board = %board.id, error = %e, "leaderboard reset hook failed");
     }
 }

@@ -44,6 +44,14 @@ impl Callback {
     }
 }
 
+/// The board a reset or end callback is about (`register_leaderboard_reset`,
+/// `register_tournament_reset`, `register_tournament_end`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackBoard {
+    Leaderboard(shoal_proto::Leaderboard),
+    Tournament(shoal_proto::Tournament),
+}
+
 /// Lua's message for a failed allocation.
 const OUT_OF_MEMORY: &str = "not enough memory";
 
@@ -234,6 +242,26 @@ impl Vm {
         let value = result?.pop_front().unwrap_or(Value::Nil);
         self.unlimited(|_| lua_to_json(&value))
             .map_err(|e| RuntimeError::lua(ErrorCode::Internal, e))
+    }
+
+    /// Calls a reset or end callback with its board as Lua's `nk` functions show it, then
+    /// `times` (unix s): `(reset)` for leaderboards, `(end, reset)` for tournaments.
+    pub fn call_board_callback(
+        &mut self,
+        callback: Callback,
+        ctx: &CallContext,
+        board: &CallbackBoard,
+        times: &[i64],
+    ) -> Result<(), RuntimeError> {
+        let (f, _) = self
+            .lookup(|h| callback.slot(h).as_ref().map(|k| (k, false)))?
+            .ok_or_else(|| RuntimeError::FunctionNotFound(format!("{callback:?}")))?;
+        self.run(&f, callback.mode(), ctx, |vm, c| {
+            let mut values = vec![Value::Table(c), Value::Table(crate::nk::board_table(&vm.lua, board)?)];
+            values.extend(times.iter().map(|t| Value::Integer(*t)));
+            Ok(MultiValue::from(values))
+        })
+        .map(|_| ())
     }
 
     /// Runs every `run_once` function with a `run_once` context.

@@ -45,7 +45,7 @@ pub use host::{
     AccountUpdate, AuthResult, DetachedHost, LeaderboardCreate, RecordsQuery, RuntimeHost, ScoreWrite, StorageList,
     StorageObjectId, StorageWrite, TournamentCreate, TournamentQuery,
 };
-pub use invoke::Callback;
+pub use invoke::{Callback, CallbackBoard};
 pub use pool::VmPool;
 pub use registry::{HookId, Registry};
 pub use vm::Vm;

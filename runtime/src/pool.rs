@@ -13,7 +13,7 @@ use crate::config::PoolConfig;
 use crate::context::CallContext;
 use crate::error::RuntimeError;
 use crate::host::RuntimeHost;
-use crate::invoke::Callback;
+use crate::invoke::{Callback, CallbackBoard};
 use crate::nk::Shared;
 use crate::registry::{HookId, Registry};
 use crate::vm::Vm;
@@ -240,6 +240,22 @@ impl VmPool {
     ) -> Result<Json, RuntimeError> {
         self.traced("callback", format!("{callback:?}"), move |vm| {
             vm.call_callback(callback, &ctx, &args)
+        })
+        .await
+    }
+}
+
+impl VmPool {
+    /// Calls a reset or end callback for `board` (see [`Vm::call_board_callback`]).
+    pub async fn call_board_callback(
+        &self,
+        callback: Callback,
+        ctx: CallContext,
+        board: CallbackBoard,
+        times: Vec<i64>,
+    ) -> Result<(), RuntimeError> {
+        self.traced("callback", format!("{callback:?}"), move |vm| {
+            vm.call_board_callback(callback, &ctx, &board, &times)
         })
         .await
     }

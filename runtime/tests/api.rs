@@ -379,10 +379,12 @@ async fn hooks_and_registrations() {
         .await
         .unwrap();
     assert_eq!(matched, Value::Null);
-    pool.call_callback(
+    let board = shoal_proto::Leaderboard { id: "lb".into(), sort_order: 1, operator: 1, ..Default::default() };
+    pool.call_board_callback(
         Callback::LeaderboardReset,
         ctx,
-        vec![json!({"id": "lb"}), json!(1)],
+        shoal_runtime::CallbackBoard::Leaderboard(board),
+        vec![1],
     )
     .await
     .unwrap();

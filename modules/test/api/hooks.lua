@@ -28,6 +28,8 @@ nk.register_matchmaker_matched(function(context, entries)
 end)
 nk.register_leaderboard_reset(function(context, leaderboard, reset)
   assert(context.execution_mode == "leaderboard_reset" and leaderboard.id == "lb" and reset == 1)
+  -- The board as nk.leaderboards_get_id shows it.
+  assert(leaderboard.sort_order == "1" and leaderboard.operator == "best", "board table shape")
 end)
 nk.register_tournament_end(function(context, tournament, stop, reset) end)
 nk.register_tournament_reset(function(context, tournament, stop, reset) end)

@@ -156,7 +156,7 @@ impl Core {
 
     /// The definition of `id` through `api`, reading past a read barrier when this node has
     /// not applied it yet (it may have been created through another node just now).
-    async fn board(&self, api: BoardApi, id: &str) -> Result<Board, Status> {
+    pub(super) async fn board(&self, api: BoardApi, id: &str) -> Result<Board, Status> {
         if id.is_empty() {
             return Err(api.invalid_id());
         }
@@ -378,22 +378,23 @@ pub(super) fn decode_list_cursor(s: &str) -> Result<Option<String>, Status> {
     String::from_utf8(bytes).map(Some).map_err(|_| invalid_cursor())
 }
 
-/// Parses Lua's and the API's sort order names.
+/// The host contract's sort order name (`"asc"`/`"desc"`; Lua's aliases are normalised by
+/// the runtime).
 pub fn sort_order(name: &str) -> Result<SortOrder, Status> {
     match name {
-        "asc" | "ascending" => Ok(SortOrder::Asc),
-        "desc" | "descending" | "" => Ok(SortOrder::Desc),
+        "asc" => Ok(SortOrder::Asc),
+        "desc" => Ok(SortOrder::Desc),
         _ => Err(Status::invalid("expects sort order to be 'asc' or 'desc'")),
     }
 }
 
-/// Parses Lua's operator names.
+/// The host contract's operator name (`"best"`, `"set"`, `"incr"`, `"decr"`).
 pub fn operator(name: &str) -> Result<Operator, Status> {
     match name {
-        "best" | "" => Ok(Operator::Best),
+        "best" => Ok(Operator::Best),
         "set" => Ok(Operator::Set),
-        "incr" | "increment" => Ok(Operator::Incr),
-        "decr" | "decrement" => Ok(Operator::Decr),
+        "incr" => Ok(Operator::Incr),
+        "decr" => Ok(Operator::Decr),
         _ => Err(Status::invalid("expects operator to be 'best', 'set', 'decr' or 'incr'")),
     }
 }

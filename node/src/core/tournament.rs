@@ -44,20 +44,9 @@ impl Core {
         })
     }
 
-    async fn tournament(&self, id: &str) -> Result<Board, Status> {
-        if id.is_empty() {
-            return Err(Status::invalid("Invalid tournament ID."));
-        }
-        self.read_barrier().await?;
-        match self.reader.leaderboard(id).map_err(internal)? {
-            Some(b) if b.is_tournament() => Ok(b),
-            _ => Err(Status::not_found("Tournament not found.")),
-        }
-    }
-
     /// `POST /v2/tournament/{id}/join`, `nk.tournament_join`.
     pub async fn tournament_join(&self, id: &str, owner: Uuid, username: &str) -> Result<(), Status> {
-        let board = self.tournament(id).await?;
+        let board = self.board(BoardApi::Tournament, id).await?;
         let t = now();
         let window = shoal_storage::schedule::window(&board, t).map_err(internal)?;
         let cmd = LeaderboardCommand::TournamentJoin { board: board.id, owner, username: username.to_owned(), window, now: t };
@@ -72,7 +61,7 @@ impl Core {
         if count == 0 {
             return Err(Status::invalid("expects an attempt count other than 0"));
         }
-        let board = self.tournament(id).await?;
+        let board = self.board(BoardApi::Tournament, id).await?;
         let t = now();
         let window = shoal_storage::schedule::window(&board, t).map_err(internal)?;
         let cmd = LeaderboardCommand::TournamentAddAttempt { board: board.id, owner, count, window, now: t };

@@ -244,7 +244,7 @@ pub(super) fn record_table(lua: &Lua, r: &LeaderboardRecord) -> NkResult<Table> 
 
 /// A leaderboard as Nakama's Lua sees it: `sort_order` is the number as a string ("0"
 /// asc, "1" desc), `operator` the lower-cased enum name; resets only when set.
-fn leaderboard_table(lua: &Lua, l: &Leaderboard) -> NkResult<Table> {
+pub(super) fn leaderboard_table(lua: &Lua, l: &Leaderboard) -> NkResult<Table> {
     let t = lua.create_table_with_capacity(0, 8)?;
     t.raw_set("id", l.id.as_str())?;
     t.raw_set("authoritative", l.authoritative)?;

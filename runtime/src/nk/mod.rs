@@ -33,6 +33,20 @@ use crate::registry::Handlers;
 pub(crate) use args::{Args, NkError, NkResult};
 pub(crate) use legacy::after_payload as legacy_after_payload;
 
+/// The table a reset or end callback receives for its board: the same one
+/// `nk.leaderboards_get_id` / `nk.tournaments_get_id` return.
+pub(crate) fn board_table(lua: &Lua, board: &crate::invoke::CallbackBoard) -> mlua::Result<Table> {
+    use crate::invoke::CallbackBoard;
+    let table = match board {
+        CallbackBoard::Leaderboard(l) => leaderboard::leaderboard_table(lua, l),
+        CallbackBoard::Tournament(t) => tournament::tournament_table(lua, t),
+    };
+    table.map_err(|e| match e {
+        NkError::Raise(m) => mlua::Error::RuntimeError(m),
+        NkError::Lua(e) => e,
+    })
+}
+
 /// State shared by every VM of a pool.
 pub(crate) struct Shared {
     pub config: PoolConfig,
