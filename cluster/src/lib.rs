@@ -18,6 +18,7 @@ use tokio::sync::watch;
 mod error;
 mod gossip;
 mod membership;
+mod mesh;
 mod network;
 mod raft;
 mod rpc;
@@ -25,6 +26,7 @@ mod transport;
 
 pub use error::ClusterError;
 pub use gossip::{Member, keys as gossip_keys};
+pub use mesh::{MESH_QUEUE_LEN, Mesh, MeshHandler};
 pub use raft::{RaftHandle, RaftStatus};
 
 /// What the node tells the cluster about itself.
@@ -41,6 +43,8 @@ pub struct Cluster {
     pub raft: RaftHandle,
     chitchat: Arc<ChitchatHandle>,
     transport: transport::Transport,
+    rpc_handler: Arc<rpc::Handler>,
+    pub mesh: Mesh,
     cluster_addr: SocketAddr,
     stop: watch::Sender<bool>,
 }
@@ -73,7 +77,7 @@ impl Cluster {
             .map_err(|e| ClusterError::Config(format!("cluster.address: {e}")))?;
         let handler = rpc::Handler::new(Duration::from_millis(c.call_timeout_ms));
         transport.set_handler(handler.clone());
-        let raft = RaftHandle::start(config, info.node_id, log, sm, transport.clone(), handler).await?;
+        let raft = RaftHandle::start(config, info.node_id, log, sm, transport.clone(), handler.clone()).await?;
 
         let self_node = ClusterNode {
             name: info.name.clone(),
@@ -142,7 +146,14 @@ impl Cluster {
                 }
             }
         });
-        Ok(Cluster { raft, chitchat, transport, cluster_addr, stop })
+        let mesh = Mesh::new(transport.clone());
+        Ok(Cluster { raft, chitchat, transport, rpc_handler: handler, mesh, cluster_addr, stop })
+    }
+
+    /// Installs the realtime layer's receiver of mesh frames and requests (once).
+    pub fn set_mesh_handler(&self, handler: Arc<dyn MeshHandler>) {
+        self.transport.set_mesh_handler(handler.clone());
+        let _ = self.rpc_handler.app.set(handler);
     }
 
     pub fn cluster_addr(&self) -> SocketAddr {

@@ -25,6 +25,8 @@ pub enum PeerRequest {
     Write(Command),
     /// A follower asking the leader for a read index.
     ReadIndex,
+    /// A realtime-layer request (`crate::mesh`), opaque here.
+    App(Vec<u8>),
 }
 
 /// Why a forwarded operation failed on the receiving node.
@@ -43,6 +45,7 @@ pub enum PeerResponse {
     InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
     Write(Result<Response, ForwardError>),
     ReadIndex(Result<u64, ForwardError>),
+    App(Vec<u8>),
     /// The request could not be decoded or the node is not ready.
     Refused(String),
 }
@@ -50,15 +53,16 @@ pub enum PeerResponse {
 /// Serves peer requests from this node's Raft (set once Raft exists).
 pub struct Handler {
     pub raft: OnceLock<Raft<TypeConfig>>,
+    pub app: OnceLock<Arc<dyn crate::mesh::MeshHandler>>,
     pub write_timeout: Duration,
 }
 
 impl Handler {
     pub fn new(write_timeout: Duration) -> Arc<Self> {
-        Arc::new(Handler { raft: OnceLock::new(), write_timeout })
+        Arc::new(Handler { raft: OnceLock::new(), app: OnceLock::new(), write_timeout })
     }
 
-    async fn serve(&self, req: PeerRequest) -> PeerResponse {
+    async fn serve(&self, from: SocketAddr, req: PeerRequest) -> PeerResponse {
         let Some(raft) = self.raft.get() else { return PeerResponse::Refused("raft not started".into()) };
         match req {
             PeerRequest::AppendEntries(r) => PeerResponse::AppendEntries(raft.append_entries(r).await),
@@ -75,6 +79,10 @@ impl Handler {
                 };
                 PeerResponse::Write(res)
             }
+            PeerRequest::App(body) => match self.app.get() {
+                Some(app) => PeerResponse::App(app.request(from, body).await),
+                None => PeerResponse::Refused("realtime layer not started".into()),
+            },
             PeerRequest::ReadIndex => {
                 let res = match tokio::time::timeout(self.write_timeout, raft.get_read_log_id()).await {
                     Err(_) => Err(ForwardError::Unavailable("timed out".into())),
@@ -98,7 +106,7 @@ impl RpcHandler for Handler {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send + '_>> {
         Box::pin(async move {
             let resp = match decode::<PeerRequest>(&request) {
-                Ok(req) => self.serve(req).await,
+                Ok(req) => self.serve(from, req).await,
                 Err(e) => {
                     tracing::warn!(%from, error = %e, "dropping an undecodable peer request");
                     PeerResponse::Refused(format!("undecodable request: {e}"))

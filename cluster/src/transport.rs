@@ -20,6 +20,10 @@ use crate::error::ClusterError;
 
 pub const KIND_RPC: u8 = 1;
 pub const KIND_GOSSIP: u8 = 2;
+/// A long-lived uni stream of length-prefixed application frames (see `crate::mesh`).
+pub const KIND_MESH: u8 = 3;
+/// Largest mesh frame.
+pub const MESH_FRAME_MAX_BYTES: usize = 4 << 20;
 const ALPN: &[u8] = b"shoal/1";
 const EKM_LABEL: &[u8] = b"EXPORTER-shoal-cluster-auth";
 const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +48,7 @@ struct Inner {
     name: String,
     connections: Mutex<HashMap<SocketAddr, Connection>>,
     handler: OnceLock<Arc<dyn RpcHandler>>,
+    mesh: OnceLock<Arc<dyn crate::mesh::MeshHandler>>,
     gossip_tx: mpsc::Sender<(SocketAddr, Vec<u8>)>,
 }
 
@@ -169,6 +174,7 @@ impl Transport {
             name: name.to_string(),
             connections: Mutex::new(HashMap::new()),
             handler: OnceLock::new(),
+            mesh: OnceLock::new(),
             gossip_tx,
         });
         let weak = Arc::downgrade(&inner);
@@ -183,6 +189,23 @@ impl Transport {
     /// Installs the RPC handler (once; Raft is created after the transport).
     pub fn set_handler(&self, handler: Arc<dyn RpcHandler>) {
         let _ = self.inner.handler.set(handler);
+    }
+
+    /// Installs the receiver of mesh frames (once).
+    pub fn set_mesh_handler(&self, handler: Arc<dyn crate::mesh::MeshHandler>) {
+        let _ = self.inner.mesh.set(handler);
+    }
+
+    /// Opens a mesh stream to `addr` (after the kind byte, frames are `u32` big-endian
+    /// length + body).
+    pub(crate) async fn open_mesh(&self, addr: SocketAddr) -> Result<quinn::SendStream, ClusterError> {
+        let conn = self.connection(addr).await?;
+        let mut send = conn.open_uni().await.map_err(|e| {
+            self.forget(addr);
+            ClusterError::Transport(e.to_string())
+        })?;
+        send.write_all(&[KIND_MESH]).await.map_err(|e| ClusterError::Transport(e.to_string()))?;
+        Ok(send)
     }
 
     /// An authenticated connection to `addr`, reusing one if it is open.
@@ -342,7 +365,20 @@ async fn serve_connection(weak: std::sync::Weak<Inner>, conn: Connection) {
                 let Ok(mut recv) = uni else { break };
                 let weak = weak.clone();
                 tokio::spawn(async move {
-                    let Ok(msg) = recv.read_to_end(GOSSIP_MAX_BYTES).await else { return };
+                    let mut kind = [0u8; 1];
+                    if recv.read_exact(&mut kind).await.is_err() {
+                        return;
+                    }
+                    if kind[0] == KIND_MESH {
+                        let handler = weak.upgrade().and_then(|inner| inner.mesh.get().cloned());
+                        if let Some(handler) = handler {
+                            crate::mesh::read_frames(from, recv, handler).await;
+                        }
+                        return;
+                    }
+                    let Ok(rest) = recv.read_to_end(GOSSIP_MAX_BYTES).await else { return };
+                    let mut msg = kind.to_vec();
+                    msg.extend_from_slice(&rest);
                     if msg.first() != Some(&KIND_GOSSIP) {
                         tracing::warn!(%from, "dropping a stream of unknown kind");
                         return;

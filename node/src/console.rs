@@ -44,6 +44,7 @@ pub struct ClusterStatus {
 struct ConsoleState {
     config: Arc<NodeConfig>,
     cluster: Cluster,
+    realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
 }
 
 fn check_auth(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -106,9 +107,24 @@ async fn get_cluster(State(state): State<ConsoleState>, headers: HeaderMap) -> R
     Ok(Json(cluster_status(&state.cluster).await))
 }
 
-pub fn router(config: Arc<NodeConfig>, cluster: Cluster) -> Router {
+/// `GET /v2/console/realtime`: this node's sessions and matches, and the distributions of
+/// authoritative match tick-start lateness and of the forwarding delay of match data that
+/// entered through another node (`?reset=true` clears the samples after reading).
+async fn get_realtime(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_auth(&state, &headers)?;
+    let rt = state.realtime.get().ok_or_else(|| Status::unavailable("Realtime layer not ready."))?;
+    let reset = q.get("reset").is_some_and(|v| v == "true");
+    Ok(Json(rt.stats(reset)))
+}
+
+pub fn router(config: Arc<NodeConfig>, cluster: Cluster, realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>) -> Router {
     Router::new()
         .route("/v2/console/cluster", get(get_cluster))
+        .route("/v2/console/realtime", get(get_realtime))
         .fallback(|| async { ApiError(Status::not_found("Not Found")) })
-        .with_state(ConsoleState { config, cluster })
+        .with_state(ConsoleState { config, cluster, realtime })
 }

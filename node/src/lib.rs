@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 pub mod api;
 pub mod console;
 pub mod core;
+mod pipeline;
+pub mod realtime;
 mod leaderboard_resets;
 pub mod runtime_host;
 pub mod status;
@@ -31,6 +33,7 @@ pub struct NodeHandle {
     pub raft: RaftHandle,
     pub cluster: Cluster,
     pub core: core::Core,
+    pub realtime: realtime::Realtime,
     shutdown: Option<oneshot::Sender<()>>,
     servers: Vec<JoinHandle<()>>,
 }
@@ -107,7 +110,8 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         (rx.clone(), rx.clone(), rx)
     };
     // The console serves from the start, so `shoal status` works while a cluster forms.
-    let console_app = console::router(config.clone(), cluster.clone());
+    let realtime_slot: Arc<std::sync::OnceLock<realtime::Realtime>> = Arc::default();
+    let console_app = console::router(config.clone(), cluster.clone(), realtime_slot.clone());
     let console_server = tokio::spawn(async move {
         let serve = axum::serve(console_listener, console_app).with_graceful_shutdown(async move {
             let _ = stop_console.await;
@@ -128,7 +132,10 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     let core = core::Core::new(config.clone(), raft.clone(), reader);
     let bundle = shoal_runtime::ModuleBundle::from_dir(&config.runtime_path())
         .with_context(|| format!("reading modules from {}", config.runtime_path().display()))?;
-    let host = Arc::new(runtime_host::NodeHost::new(core.clone(), tokio::runtime::Handle::current()));
+    let realtime = realtime::Realtime::start(core.clone(), cluster.clone());
+    let _ = core.realtime.set(realtime.clone());
+    let _ = realtime_slot.set(realtime.clone());
+    let host = Arc::new(runtime_host::NodeHost::new(core.clone(), realtime.clone(), tokio::runtime::Handle::current()));
     let pool = shoal_runtime::VmPool::new(bundle, shoal_runtime::PoolConfig::from_node_config(&config), host)
         .await
         .context("loading the Lua modules")?;
@@ -139,7 +146,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     let resets = tokio::spawn(leaderboard_resets::run(core.clone(), async move {
         let _ = stop_resets.await;
     }));
-    let app = api::router(core.clone());
+    let app = api::router(core.clone()).merge(pipeline::router(core.clone(), realtime.clone()));
     let api_server = tokio::spawn(async move {
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -156,6 +163,7 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
         raft,
         cluster,
         core,
+        realtime,
         shutdown: Some(tx),
         servers: vec![api_server, console_server, resets],
     })

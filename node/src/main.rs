@@ -68,6 +68,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logging(&config);
+    // Every socket is a file descriptor: allow as many as the hard limit does.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(open_files = n, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
     for w in config.default_secret_warnings() {
         tracing::warn!("{w}");
     }

@@ -8,6 +8,7 @@ use shoal_proto::{
     Account, DeleteStorageObjectId, FriendList, ReadStorageObjectId, Status, StorageObject, StorageObjectAck,
     User, WriteStorageObject,
 };
+use shoal_proto::{ChannelMessageAck, MatchInfo, MatchListQuery, NotificationSend, Stream, StreamPresence};
 use shoal_proto::{Leaderboard, LeaderboardList, LeaderboardRecord, LeaderboardRecordList, Tournament, TournamentList};
 use shoal_runtime::{
     AccountUpdate, AuthResult, LeaderboardCreate, RecordsQuery, RuntimeHost, ScoreWrite, StorageList, StorageObjectId,
@@ -19,16 +20,18 @@ use uuid::Uuid;
 
 use crate::core::leaderboard::{self, BoardApi, ScoreInput};
 use crate::core::{AuthOutcome, Core};
+use crate::realtime::Realtime;
 use crate::tokens::SessionClaims;
 
 pub struct NodeHost {
     core: Core,
+    realtime: Realtime,
     handle: tokio::runtime::Handle,
 }
 
 impl NodeHost {
-    pub fn new(core: Core, handle: tokio::runtime::Handle) -> Self {
-        NodeHost { core, handle }
+    pub fn new(core: Core, realtime: Realtime, handle: tokio::runtime::Handle) -> Self {
+        NodeHost { core, realtime, handle }
     }
     /// Runs an async core function to completion from Lua. Lua may be running inline on a
     /// tokio worker, so the wait happens in a blocking section that hands the worker's
@@ -182,9 +185,10 @@ impl RuntimeHost for NodeHost {
         self.run(self.core.friends_block(&uid(user_id)?, ids, usernames))
     }
 
-    /// No realtime sessions exist yet (the socket arrives with the realtime issue), so there
-    /// is no session to disconnect; Nakama likewise succeeds for an unknown session id.
-    fn session_disconnect(&self, _session_id: &str, _reason: Option<i32>) -> Result<(), Status> {
+    /// Closes the socket wherever it is connected; Nakama succeeds for an unknown session.
+    fn session_disconnect(&self, session_id: &str, _reason: Option<i32>) -> Result<(), Status> {
+        let sid = Uuid::parse_str(session_id).map_err(|_| Status::invalid("expects a valid session id"))?;
+        self.realtime.disconnect(sid, "disconnected by the server");
         Ok(())
     }
 
@@ -264,6 +268,61 @@ impl RuntimeHost for NodeHost {
 
     fn tournaments_get_id(&self, ids: &[String]) -> Result<Vec<Tournament>, Status> {
         self.run(self.core.tournaments_get(ids))
+    }
+    fn match_create(&self, module: &str, params: Option<serde_json::Value>) -> Result<String, Status> {
+        self.run(self.realtime.match_create(module, params))
+    }
+
+    fn match_get(&self, match_id: &str) -> Result<Option<MatchInfo>, Status> {
+        self.run(self.realtime.match_get(match_id))
+    }
+
+    fn match_list(&self, query: &MatchListQuery) -> Result<Vec<MatchInfo>, Status> {
+        self.run(self.realtime.match_list(query))
+    }
+
+    fn match_signal(&self, match_id: &str, data: &str) -> Result<String, Status> {
+        self.run(self.realtime.match_signal(match_id, data))
+    }
+
+    fn stream_user_join(&self, stream: &Stream, presence: &StreamPresence) -> Result<bool, Status> {
+        self.run(self.realtime.stream_track(stream, presence, false))
+    }
+
+    fn stream_user_update(&self, stream: &Stream, presence: &StreamPresence) -> Result<bool, Status> {
+        self.run(self.realtime.stream_track(stream, presence, true))
+    }
+
+    fn stream_user_leave(&self, stream: &Stream, _user_id: &str, session_id: &str) -> Result<(), Status> {
+        self.run(self.realtime.stream_untrack(stream, session_id))
+    }
+
+    fn stream_user_list(&self, stream: &Stream, include_hidden: bool, include_not_hidden: bool) -> Result<Vec<StreamPresence>, Status> {
+        Ok(self.realtime.stream_list(stream, include_hidden, include_not_hidden))
+    }
+
+    fn stream_user_get(&self, stream: &Stream, _user_id: &str, session_id: &str) -> Result<Option<StreamPresence>, Status> {
+        Ok(self.realtime.stream_get(stream, session_id))
+    }
+
+    fn stream_count(&self, stream: &Stream) -> Result<i64, Status> {
+        Ok(self.realtime.count(stream) as i64)
+    }
+
+    fn stream_close(&self, stream: &Stream) -> Result<(), Status> {
+        self.run(self.realtime.stream_close(stream))
+    }
+
+    fn stream_send(&self, stream: &Stream, data: &str, presences: Option<&[StreamPresence]>, reliable: bool, raw: bool) -> Result<(), Status> {
+        self.realtime.stream_send(stream, data, presences, reliable, raw)
+    }
+
+    fn notifications_send(&self, notifications: &[NotificationSend]) -> Result<(), Status> {
+        self.run(self.realtime.notifications_send(notifications))
+    }
+
+    fn channel_message_send(&self, channel_id: &str, content: &str, sender_id: &str, sender_username: &str, persist: bool) -> Result<ChannelMessageAck, Status> {
+        self.run(self.realtime.channel_message_send(channel_id, content, sender_id, sender_username, persist))
     }
 }
 
@@ -355,4 +414,5 @@ impl NodeHost {
         let board = board_from(&t.id, t.authoritative, &t.sort_order, &t.operator, &t.reset_schedule, &t.metadata, t.enable_ranks, Some(fields))?;
         self.run(self.core.board_create(board)).map(|_| ())
     }
+
 }

@@ -5,12 +5,17 @@
 //! This crate does no I/O and imports nothing else of ours; every other crate may use it.
 
 mod api;
+mod channel;
 mod error;
 mod leaderboard;
+mod realtime;
 pub mod json;
+pub mod query;
 
 pub use api::*;
+pub use channel::*;
 pub use leaderboard::*;
+pub use realtime::*;
 pub use error::{ErrorCode, Status};
 
 /// The system user (owner of runtime-written objects): the nil UUID.

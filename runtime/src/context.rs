@@ -23,6 +23,8 @@ pub enum ExecutionMode {
     LeaderboardReset,
     TournamentEnd,
     TournamentReset,
+    /// An authoritative match's callbacks.
+    Match,
 }
 
 impl ExecutionMode {
@@ -37,6 +39,7 @@ impl ExecutionMode {
             ExecutionMode::LeaderboardReset => "leaderboard_reset",
             ExecutionMode::TournamentEnd => "tournament_end",
             ExecutionMode::TournamentReset => "tournament_reset",
+            ExecutionMode::Match => "match",
         }
     }
 }
@@ -135,6 +138,36 @@ pub(crate) fn build(
         if let Some(v) = value {
             t.raw_set(key, v.as_str())?;
         }
+    }
+    Ok(t)
+}
+
+/// The keys Nakama adds to a match's context (N `runtime_lua_match_core.go`): `match_id`
+/// and `match_node` always, `match_label` and `match_tick_rate` once `match_init` returned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MatchKeys<'a> {
+    pub match_id: &'a str,
+    pub match_node: &'a str,
+    pub label: Option<&'a str>,
+    pub tick_rate: Option<u32>,
+}
+
+/// Builds the context table of a match callback: a `match` context for `ctx` (empty, or
+/// the joining user's in `match_join_attempt`) plus the match's keys.
+pub(crate) fn build_match(
+    lua: &Lua,
+    config: &PoolConfig,
+    ctx: &CallContext,
+    keys: &MatchKeys<'_>,
+) -> mlua::Result<Table> {
+    let t = build(lua, config, ExecutionMode::Match, ctx)?;
+    t.raw_set("match_id", keys.match_id)?;
+    t.raw_set("match_node", keys.match_node)?;
+    if let Some(label) = keys.label {
+        t.raw_set("match_label", label)?;
+    }
+    if let Some(rate) = keys.tick_rate {
+        t.raw_set("match_tick_rate", rate)?;
     }
     Ok(t)
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use shoal_proto::{
-    Account, FriendList, Leaderboard, LeaderboardList, LeaderboardRecord, LeaderboardRecordList, Status, StorageObject,
+    Account, ChannelMessageAck, FriendList, MatchInfo, MatchListQuery, NotificationSend, Stream, StreamPresence, Leaderboard, LeaderboardList, LeaderboardRecord, LeaderboardRecordList, Status, StorageObject,
     StorageObjectAck, Tournament, TournamentList, User,
 };
 
@@ -260,6 +260,66 @@ pub trait RuntimeHost: Send + Sync + 'static {
 
     /// `nk.tournaments_get_id`: the tournaments that exist, in the order asked.
     fn tournaments_get_id(&self, ids: &[String]) -> Result<Vec<Tournament>, Status>;
+
+    // ------------------------------------------------------------ realtime
+
+    /// `nk.match_create`: starts an authoritative match of `module` on this node (its own
+    /// VM, its own tick loop) with `params` (a JSON value, or `None` for nil); returns the
+    /// match id `<uuid>.<node>` once `match_init` has succeeded.
+    fn match_create(&self, module: &str, params: Option<serde_json::Value>) -> Result<String, Status>;
+
+    /// `nk.match_get`: the match wherever it runs, or `None`.
+    fn match_get(&self, match_id: &str) -> Result<Option<MatchInfo>, Status>;
+
+    /// `nk.match_list`: matches across the cluster.
+    fn match_list(&self, query: &MatchListQuery) -> Result<Vec<MatchInfo>, Status>;
+
+    /// `nk.match_signal`: runs the match's `match_signal` on its owning node; returns the
+    /// handler's result string (empty for nil).
+    fn match_signal(&self, match_id: &str, data: &str) -> Result<String, Status>;
+
+    /// `nk.stream_user_join`: tracks the session on the stream; `false` if it already was.
+    /// Fails with `NotFound` when the session is not connected anywhere.
+    fn stream_user_join(&self, stream: &Stream, presence: &StreamPresence) -> Result<bool, Status>;
+
+    /// `nk.stream_user_update`: changes an existing presence's flags and status; `false` if
+    /// the session was not on the stream.
+    fn stream_user_update(&self, stream: &Stream, presence: &StreamPresence) -> Result<bool, Status>;
+
+    /// `nk.stream_user_leave` and `nk.stream_user_kick`: untracks the session.
+    fn stream_user_leave(&self, stream: &Stream, user_id: &str, session_id: &str) -> Result<(), Status>;
+
+    /// `nk.stream_user_list`: the stream's presences cluster-wide.
+    fn stream_user_list(&self, stream: &Stream, include_hidden: bool, include_not_hidden: bool) -> Result<Vec<StreamPresence>, Status>;
+
+    /// `nk.stream_user_get`: one session's presence on the stream, or `None`.
+    fn stream_user_get(&self, stream: &Stream, user_id: &str, session_id: &str) -> Result<Option<StreamPresence>, Status>;
+
+    /// `nk.stream_count`: presences on the stream cluster-wide.
+    fn stream_count(&self, stream: &Stream) -> Result<i64, Status>;
+
+    /// `nk.stream_close`: untracks every presence on the stream.
+    fn stream_close(&self, stream: &Stream) -> Result<(), Status>;
+
+    /// `nk.stream_send` (`raw = false`: `data` goes out as `stream_data`) and
+    /// `nk.stream_send_raw` (`raw = true`: `data` is a whole envelope as JSON text). `None`
+    /// sends to every presence on the stream.
+    fn stream_send(&self, stream: &Stream, data: &str, presences: Option<&[StreamPresence]>, reliable: bool, raw: bool) -> Result<(), Status>;
+
+    /// `nk.notification_send` / `nk.notifications_send`: persists the persistent ones and
+    /// pushes all to the users' sockets on any node.
+    fn notifications_send(&self, notifications: &[NotificationSend]) -> Result<(), Status>;
+
+    /// `nk.channel_message_send`: `content` is a JSON object as text; empty sender means the
+    /// system user.
+    fn channel_message_send(
+        &self,
+        channel_id: &str,
+        content: &str,
+        sender_id: &str,
+        sender_username: &str,
+        persist: bool,
+    ) -> Result<ChannelMessageAck, Status>;
 }
 
 /// A score submission from Lua (`nk.leaderboard_record_write`, `nk.tournament_record_write`).
@@ -452,6 +512,48 @@ impl RuntimeHost for DetachedHost {
         detached()
     }
     fn tournaments_get_id(&self, _: &[String]) -> Result<Vec<Tournament>, Status> {
+        detached()
+    }
+    fn match_create(&self, _: &str, _: Option<serde_json::Value>) -> Result<String, Status> {
+        detached()
+    }
+    fn match_get(&self, _: &str) -> Result<Option<MatchInfo>, Status> {
+        detached()
+    }
+    fn match_list(&self, _: &MatchListQuery) -> Result<Vec<MatchInfo>, Status> {
+        detached()
+    }
+    fn match_signal(&self, _: &str, _: &str) -> Result<String, Status> {
+        detached()
+    }
+    fn stream_user_join(&self, _: &Stream, _: &StreamPresence) -> Result<bool, Status> {
+        detached()
+    }
+    fn stream_user_update(&self, _: &Stream, _: &StreamPresence) -> Result<bool, Status> {
+        detached()
+    }
+    fn stream_user_leave(&self, _: &Stream, _: &str, _: &str) -> Result<(), Status> {
+        detached()
+    }
+    fn stream_user_list(&self, _: &Stream, _: bool, _: bool) -> Result<Vec<StreamPresence>, Status> {
+        detached()
+    }
+    fn stream_user_get(&self, _: &Stream, _: &str, _: &str) -> Result<Option<StreamPresence>, Status> {
+        detached()
+    }
+    fn stream_count(&self, _: &Stream) -> Result<i64, Status> {
+        detached()
+    }
+    fn stream_close(&self, _: &Stream) -> Result<(), Status> {
+        detached()
+    }
+    fn stream_send(&self, _: &Stream, _: &str, _: Option<&[StreamPresence]>, _: bool, _: bool) -> Result<(), Status> {
+        detached()
+    }
+    fn notifications_send(&self, _: &[NotificationSend]) -> Result<(), Status> {
+        detached()
+    }
+    fn channel_message_send(&self, _: &str, _: &str, _: &str, _: &str, _: bool) -> Result<ChannelMessageAck, Status> {
         detached()
     }
 }

@@ -86,7 +86,7 @@ impl Vm {
     /// and results takes dozens of them. Only for Rust code that runs no Lua code and
     /// allocates in proportion to its (already bounded) input; the limit applies again to
     /// the next Lua allocation, so a VM left above it fails its next call and is discarded.
-    fn unlimited<R>(&self, f: impl FnOnce(&Vm) -> R) -> R {
+    pub(crate) fn unlimited<R>(&self, f: impl FnOnce(&Vm) -> R) -> R {
         let _ = self.lua.set_memory_limit(0);
         let r = f(self);
         let _ = self
@@ -311,7 +311,7 @@ impl Vm {
     }
 
     /// Maps an mlua error raised outside Lua code (or a Rust error that crossed Lua).
-    fn fatal(&mut self, e: mlua::Error) -> RuntimeError {
+    pub(crate) fn fatal(&mut self, e: mlua::Error) -> RuntimeError {
         match e {
             mlua::Error::MemoryError(_) => {
                 self.broken = true;

@@ -5,8 +5,10 @@
 //! It owns: loading `*.lua` files into a [`ModuleBundle`]; building sandboxed VMs (memory
 //! limit, per-call instruction and wall-clock budget); leasing them from a [`VmPool`]; and
 //! calling registered functions ([`VmPool::call_rpc`], [`VmPool::call_before`],
-//! [`VmPool::call_after`], [`VmPool::call_http`]). Data is reached only through the
-//! [`RuntimeHost`] trait, which `node` implements over its `core` functions.
+//! [`VmPool::call_after`], [`VmPool::call_http`]); and the Lua side of authoritative
+//! matches, each in a fresh VM of its own ([`VmPool::create_match`], [`MatchHandler`]).
+//! Data is reached only through the [`RuntimeHost`] trait, which `node` implements over
+//! its `core` functions.
 //!
 //! Must not import: RocksDB, openraft, quinn, or our `storage`/`cluster` crates. Of ours it
 //! depends only on `shoal-proto` and `shoal-config`.
@@ -31,6 +33,7 @@ mod convert;
 mod error;
 mod host;
 mod invoke;
+mod match_core;
 mod nk;
 mod pool;
 mod registry;
@@ -46,6 +49,7 @@ pub use host::{
     StorageObjectId, StorageWrite, TournamentCreate, TournamentQuery,
 };
 pub use invoke::{Callback, CallbackBoard};
+pub use match_core::{DispatchAction, JoinDecision, MatchHandler, MatchInit, MatchMessage, MatchPresence, MatchSetup};
 pub use pool::VmPool;
 pub use registry::{HookId, Registry};
 pub use vm::Vm;

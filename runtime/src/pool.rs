@@ -106,6 +106,12 @@ impl VmPool {
         &self.inner.shared.config
     }
 
+    /// The state every VM of this pool shares (config, host, local cache); match VMs are
+    /// built over it too.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
     /// VMs alive (idle or leased).
     pub fn live_count(&self) -> usize {
         self.inner.live.load(Relaxed)

@@ -17,6 +17,9 @@ use crate::sandbox;
 pub struct Vm {
     pub(crate) lua: Lua,
     pub(crate) pcall: Function,
+    /// Wraps a Rust function so its failures are raised as Lua string errors (see
+    /// `sandbox::PRELUDE`).
+    pub(crate) wrap: Function,
     pub(crate) handlers: Arc<Mutex<Handlers>>,
     pub(crate) budget: Arc<Budget>,
     pub(crate) shared: Arc<Shared>,
@@ -27,6 +30,37 @@ impl Vm {
     /// Creates a VM and runs every module of `bundle` in ascending name order (modules
     /// already `require`d by an earlier one are not run twice).
     pub(crate) fn new(bundle: &ModuleBundle, shared: Arc<Shared>) -> Result<Vm, RuntimeError> {
+        let vm = Vm::preloaded(bundle, shared)?;
+        let internal = |e: mlua::Error| RuntimeError::Internal(format!("creating a Lua VM: {e}"));
+        let require: Function = vm.lua.globals().get("require").map_err(internal)?;
+        let config = vm.shared.config.clone();
+        vm.budget
+            .start(config.instruction_limit, config.call_timeout);
+        for m in bundle.modules() {
+            let result = vm.pcall.call::<MultiValue>((&require, m.name.as_str()));
+            if let Some(kind) = vm.budget.exceeded() {
+                vm.budget.finish();
+                return Err(load_error(
+                    &m.name,
+                    &m.path,
+                    &RuntimeError::BudgetExceeded(kind).to_string(),
+                ));
+            }
+            let mut values = result.map_err(|e| load_error(&m.name, &m.path, &e.to_string()))?;
+            if !matches!(values.pop_front(), Some(Value::Boolean(true))) {
+                let message = describe_error(&values.pop_front().unwrap_or(Value::Nil));
+                return Err(load_error(&m.name, &m.path, &message));
+            }
+        }
+        vm.budget.finish();
+        vm.seal()?;
+        Ok(vm)
+    }
+
+    /// Creates a VM with every module of `bundle` in `package.preload`, none of them run
+    /// yet, and registration still open (see [`Vm::seal`]). Match VMs start here and
+    /// `require` only their module.
+    pub(crate) fn preloaded(bundle: &ModuleBundle, shared: Arc<Shared>) -> Result<Vm, RuntimeError> {
         let internal = |e: mlua::Error| RuntimeError::Internal(format!("creating a Lua VM: {e}"));
         let budget = Arc::new(Budget::new());
         let sb = sandbox::new_state(shared.config.memory_limit_bytes, budget.clone())
@@ -54,40 +88,26 @@ impl Vm {
             sb.preload.raw_set(m.name.as_str(), f).map_err(internal)?;
         }
 
-        let vm = Vm {
+        Ok(Vm {
             lua: sb.lua,
             pcall: sb.pcall,
+            wrap: sb.wrap,
             handlers,
             budget,
             shared,
             broken: false,
-        };
-        let require: Function = vm.lua.globals().get("require").map_err(internal)?;
-        let config = vm.shared.config.clone();
-        vm.budget
-            .start(config.instruction_limit, config.call_timeout);
-        for m in bundle.modules() {
-            let result = vm.pcall.call::<MultiValue>((&require, m.name.as_str()));
-            if let Some(kind) = vm.budget.exceeded() {
-                vm.budget.finish();
-                return Err(load_error(
-                    &m.name,
-                    &m.path,
-                    &RuntimeError::BudgetExceeded(kind).to_string(),
-                ));
-            }
-            let mut values = result.map_err(|e| load_error(&m.name, &m.path, &e.to_string()))?;
-            if !matches!(values.pop_front(), Some(Value::Boolean(true))) {
-                let message = describe_error(&values.pop_front().unwrap_or(Value::Nil));
-                return Err(load_error(&m.name, &m.path, &message));
-            }
+        })
+    }
+
+    /// Ends loading: globals become read-only (with `read_only_globals`) and registration
+    /// closes.
+    pub(crate) fn seal(&self) -> Result<(), RuntimeError> {
+        if self.shared.config.read_only_globals {
+            sandbox::freeze_globals(&self.lua)
+                .map_err(|e| RuntimeError::Internal(format!("creating a Lua VM: {e}")))?;
         }
-        vm.budget.finish();
-        if vm.shared.config.read_only_globals {
-            sandbox::freeze_globals(&vm.lua).map_err(internal)?;
-        }
-        vm.handlers().sealed = true;
-        Ok(vm)
+        self.handlers().sealed = true;
+        Ok(())
     }
 
     /// The names this VM's modules registered.

@@ -152,6 +152,8 @@ pub fn apply_command(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, TxnEr
         // Batches are unpacked by the state machine; a nested one is refused.
         Command::Batch(_) => Ok(Reply::Batch(Vec::new())),
         Command::Leaderboard(cmd) => crate::leaderboard_apply::apply(txn, cmd)?,
+        Command::Notification(cmd) => crate::notifications::apply(txn, cmd)?,
+        Command::ChannelMessage(cmd) => crate::channel_messages::apply(txn, cmd)?,
     })
 }
 
@@ -263,6 +265,7 @@ fn delete_user(txn: &mut Txn<'_>, id: &Uuid, now: i64) -> Result<Response, TxnEr
         txn.delete(k);
     }
     crate::leaderboard_apply::delete_owner_records(txn, id)?;
+    crate::notifications::delete_user_notifications(txn, id)?;
     revoke_all(txn, id, now)?;
     Ok(Ok(Reply::Done))
 }

@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use shoal_proto::Status;
 
+use crate::channel_messages::ChannelMessageRecord;
 use crate::leaderboard::{Leaderboard, Operator, RankedRecord, Window};
+use crate::notifications::NotificationRecord;
 use crate::records::UserRecord;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,7 +16,8 @@ pub enum Command {
     /// Create a user with its identifiers (device/custom/email are taken from the record).
     CreateUser { user: UserRecord },
     UpdateUser { user_id: Uuid, update: UserUpdate, now: i64 },
-    /// Delete a user, its identifiers, storage objects and friend edges, and revoke its tokens.
+    /// Delete a user, its identifiers, storage objects, friend edges, leaderboard records and
+    /// notifications, and revoke its tokens.
     DeleteUser { user_id: Uuid, now: i64 },
     Link { user_id: Uuid, link: Identity, now: i64 },
     Unlink { user_id: Uuid, link: Identity, now: i64 },
@@ -32,6 +35,38 @@ pub enum Command {
     Batch(Vec<Command>),
     /// Leaderboards and tournaments.
     Leaderboard(LeaderboardCommand),
+    /// Persistent notifications.
+    Notification(NotificationCommand),
+    /// Persisted chat history.
+    ChannelMessage(ChannelMessageCommand),
+}
+
+/// Persistent notifications. The proposer stamps ids (v4) and creation times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum NotificationCommand {
+    /// Store notifications, each for its `user_id`. Every recipient must exist or nothing is
+    /// stored (`Rejection::UserNotFound`, Nakama's foreign key). An id already stored for
+    /// its recipient is skipped, so a retried proposal stores it once.
+    Create { notifications: Vec<NotificationRecord> },
+    /// Delete `user_id`'s notifications with these ids; other ids are ignored.
+    Delete { user_id: Uuid, ids: Vec<Uuid> },
+}
+
+/// Persisted chat messages of a channel (its stream). Only the sender may update or
+/// remove a message (Nakama's `WHERE id = $1 AND sender_id = $2`), and only through the
+/// channel it was sent to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChannelMessageCommand {
+    /// Persist a message (id, times stamped by the proposer). Replies
+    /// `Reply::ChannelMessage` with it; a repeated id is stored once.
+    Write { stream: shoal_proto::Stream, message: ChannelMessageRecord },
+    /// Replace a message's content and username and set its update time (unix s); its code
+    /// and create time stay. Replies `Reply::ChannelMessage` with the stored message, or
+    /// `Rejection::ChannelMessageUpdateNotFound`.
+    Update { stream: shoal_proto::Stream, id: Uuid, sender_id: Uuid, username: String, content: String, now: i64 },
+    /// Delete a message. Replies `Reply::ChannelMessage` with the removed message, or
+    /// `Rejection::ChannelMessageRemoveNotFound`.
+    Remove { stream: shoal_proto::Stream, id: Uuid, sender_id: Uuid },
 }
 
 /// Leaderboard and tournament writes. The proposer stamps `now` (unix s) and the
@@ -172,6 +207,8 @@ pub enum Reply {
     LeaderboardReset { new: bool },
     /// One response per command of a `Batch`, in order.
     Batch(Vec<Response>),
+    /// A channel message as stored after a write, update or removal.
+    ChannelMessage(ChannelMessageRecord),
 }
 
 /// Deterministic refusals: the command was applied as a no-op. Each maps to Nakama's error.
@@ -200,6 +237,9 @@ pub enum Rejection {
     TournamentJoinRequired,
     TournamentJoinFull,
     TournamentJoinOutsideDuration,
+    /// No such persisted message in the channel from this sender.
+    ChannelMessageUpdateNotFound,
+    ChannelMessageRemoveNotFound,
 }
 
 impl Rejection {
@@ -255,6 +295,12 @@ impl Rejection {
             }
             Rejection::TournamentJoinOutsideDuration => {
                 (InvalidArgument, "Tournament is not active and cannot accept new joins.")
+            }
+            Rejection::ChannelMessageUpdateNotFound => {
+                (InvalidArgument, "Could not find message to update in channel history")
+            }
+            Rejection::ChannelMessageRemoveNotFound => {
+                (InvalidArgument, "Could not find message to remove in channel history")
             }
         };
         Status::new(code, msg)

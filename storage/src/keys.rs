@@ -48,6 +48,10 @@ const T_LB_RANK: u8 = b'k';
 const T_LB_OWNER: u8 = b'w';
 const T_LB_SIZE: u8 = b'z';
 const T_LB_RESET: u8 = b'x';
+const T_NOTIFICATION: u8 = b'i';
+const T_NOTIFICATION_ID: u8 = b'I';
+const T_MESSAGE: u8 = b'm';
+const T_MESSAGE_ID: u8 = b'M';
 
 /// Builds a key: a tag, then components. Strings are memcomparable-encoded (0x00 escaped as
 /// 0x00 0xFF, terminated by 0x00 0x01), so a component never runs into the next one and
@@ -246,6 +250,57 @@ pub fn leaderboard_reset_board(board: &str) -> Vec<u8> {
     KeyBuf::new(T_LB_RESET).str(board).into_vec()
 }
 
+// Notifications: one user's persistent notifications in creation order, and a locator by
+// id for deletes.
+
+/// A persistent notification, ordered by (user, create time in ns, id); the value is the
+/// record.
+pub fn notification(user: &Uuid, create_time_ns: i64, id: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_NOTIFICATION).uuid(user).i64(create_time_ns).uuid(id).into_vec()
+}
+/// Every notification of one user, oldest first.
+pub fn notification_user(user: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_NOTIFICATION).uuid(user).into_vec()
+}
+/// Locator of a notification by (user, id); the value is its create time in ns.
+pub fn notification_id(user: &Uuid, id: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_NOTIFICATION_ID).uuid(user).uuid(id).into_vec()
+}
+pub fn notification_id_user(user: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_NOTIFICATION_ID).uuid(user).into_vec()
+}
+
+// Channel messages: a channel's persisted history in creation order, and a locator by
+// message id for updates and removals. A channel is its stream (mode, subject,
+// subcontext, label).
+
+fn stream_key(tag: u8, stream: &shoal_proto::Stream) -> KeyBuf {
+    KeyBuf::new(tag).byte(stream.mode).str(&stream.subject).str(&stream.subcontext).str(&stream.label)
+}
+/// A persisted message, ordered by (channel, create time in ns, id); the value is the record.
+pub fn channel_message(stream: &shoal_proto::Stream, create_time_ns: i64, id: &Uuid) -> Vec<u8> {
+    stream_key(T_MESSAGE, stream).i64(create_time_ns).uuid(id).into_vec()
+}
+/// Every persisted message of one channel.
+pub fn channel_message_stream(stream: &shoal_proto::Stream) -> Vec<u8> {
+    stream_key(T_MESSAGE, stream).into_vec()
+}
+/// (create time in ns, id) of a `channel_message` key of the channel whose prefix has
+/// `stream_prefix_len` bytes.
+pub fn decode_channel_message(stream_prefix_len: usize, key: &[u8]) -> Option<(i64, Uuid)> {
+    let rest = key.get(stream_prefix_len..)?;
+    if rest.len() != 24 {
+        return None;
+    }
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&rest[..8]);
+    Some((unsortable_i64(u64::from_be_bytes(t)), Uuid::from_slice(&rest[8..]).ok()?))
+}
+/// Locator of a message by id; the value is (stream, create time in ns).
+pub fn channel_message_id(id: &Uuid) -> Vec<u8> {
+    KeyBuf::new(T_MESSAGE_ID).uuid(id).into_vec()
+}
+
 /// i64 → u64 with the same order (flip the sign bit).
 pub fn sortable_i64(v: i64) -> u64 {
     (v as u64) ^ (1 << 63)
@@ -332,6 +387,21 @@ mod tests {
         assert_eq!(decode_leaderboard_rank(p.len(), &rk), Some((9, [7u8; 32])));
         // Board "b" must not cover board "bc".
         assert!(!leaderboard_rank("bc", 9, &[0u8; 32]).starts_with(&p));
+    }
+
+    #[test]
+    fn notification_and_message_keys_order_by_time_then_id() {
+        let u = Uuid::from_u128(1);
+        let k = |t: i64, id: u128| notification(&u, t, &Uuid::from_u128(id));
+        assert!(k(-1, 9) < k(5, 1) && k(5, 1) < k(5, 2) && k(5, 2) < k(6, 0));
+        assert!(k(5, 1).starts_with(&notification_user(&u)));
+        assert!(!notification(&Uuid::from_u128(2), 0, &u).starts_with(&notification_user(&u)));
+        let room = |label: &str| shoal_proto::Stream { mode: 2, label: label.into(), ..Default::default() };
+        let p = channel_message_stream(&room("a"));
+        let m = channel_message(&room("a"), 42, &u);
+        assert_eq!(decode_channel_message(p.len(), &m), Some((42, u)));
+        // Room "a" must not cover room "ab".
+        assert!(!channel_message(&room("ab"), 42, &u).starts_with(&p));
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! deterministically, and the read API served from the applied state.
 //!
 //! Owns: key layout (`keys`), records, commands and their apply logic, snapshots, the
-//! leaderboard rank cache (`RankCache`) and reset/tournament schedules (`schedule`).
+//! leaderboard rank cache (`RankCache`) and reset/tournament schedules (`schedule`),
+//! persistent notifications and chat history.
 //! Must not import: the network (quinn, chitchat), the Lua runtime, HTTP.
 
 use std::io::Cursor;
 
 mod apply;
+mod channel_messages;
 mod codec;
 mod command;
 pub mod keys;
@@ -16,16 +18,19 @@ mod leaderboard;
 mod leaderboard_apply;
 mod leaderboard_read;
 mod log_store;
+mod notifications;
 mod rank_cache;
 mod read;
 mod records;
 pub mod schedule;
 mod state_machine;
 
+pub use channel_messages::{ChannelMessageCursor, ChannelMessagePage, ChannelMessageRecord};
 pub use codec::{decode, encode};
 pub use command::*;
 pub use leaderboard::*;
 pub use log_store::LogStore;
+pub use notifications::{NotificationCursor, NotificationRecord};
 pub use rank_cache::{RankCache, RankKey};
 pub use read::{ReadError, Reader, StorageListPosition, StoredObject};
 pub use records::*;
@@ -109,3 +114,5 @@ pub fn open(dir: &std::path::Path) -> Result<(LogStore, StateMachine, Reader), O
 mod tests;
 #[cfg(test)]
 mod leaderboard_tests;
+#[cfg(test)]
+mod notification_tests;

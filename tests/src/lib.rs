@@ -4,6 +4,8 @@
 //! The binary is `$SHOAL_BIN`, or `shoal` next to the test executable's target directory
 //! (`cargo build --bins` builds it into the same profile as the tests).
 
+pub mod ws;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -24,6 +24,7 @@ macro_rules! hooked {
 
 mod extract;
 mod leaderboard;
+mod matches;
 mod routes;
 mod rpc;
 
@@ -76,6 +77,7 @@ pub fn router(core: Core) -> Router {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::USER_AGENT]);
     routes::routes()
         .merge(leaderboard::routes())
+        .merge(matches::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)

@@ -13,9 +13,11 @@ use crate::tokens::TokenService;
 
 pub mod account;
 mod authenticate;
+pub mod channel;
 mod friends;
 mod hooks;
 pub mod leaderboard;
+pub mod notifications;
 mod rpc;
 mod storage;
 mod tournament;
@@ -32,6 +34,8 @@ pub struct Core {
     pub reader: Reader,
     pub tokens: Arc<TokenService>,
     pub runtime: Arc<std::sync::OnceLock<shoal_runtime::VmPool>>,
+    /// The realtime layer (set at start, before the API serves).
+    pub realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
 }
 
 /// Current unix time in seconds.
@@ -64,7 +68,7 @@ impl Core {
             s.token_expiry_sec,
             s.refresh_token_expiry_sec,
         ));
-        Core { config, raft, reader, tokens, runtime: Arc::default() }
+        Core { config, raft, reader, tokens, runtime: Arc::default(), realtime: Arc::default() }
     }
 
     /// Proposes a command through Raft; a deterministic rejection becomes Nakama's error.

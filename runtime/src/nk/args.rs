@@ -140,6 +140,25 @@ impl Args {
         }
     }
 
+    /// A required UUID string in canonical form (lower-case, hyphenated): `empty` is the
+    /// error for "", `invalid` for a string that does not parse.
+    pub fn uuid(&self, i: usize, empty: &str, invalid: &str) -> NkResult<String> {
+        let s = self.string(i)?;
+        if s.is_empty() {
+            return Err(self.error(i, empty));
+        }
+        canonical_uuid(&s).ok_or_else(|| self.error(i, invalid))
+    }
+
+    /// An optional UUID (nil and "" are `None`) in canonical form; `invalid` is the error
+    /// for a string that does not parse.
+    pub fn opt_uuid(&self, i: usize, invalid: &str) -> NkResult<Option<String>> {
+        match self.opt_nonempty(i)? {
+            Some(s) => canonical_uuid(&s).map(Some).ok_or_else(|| self.error(i, invalid)),
+            None => Ok(None),
+        }
+    }
+
     pub fn table(&self, i: usize) -> NkResult<Table> {
         match self.get(i) {
             Value::Table(t) => Ok(t.clone()),
@@ -189,6 +208,12 @@ impl Args {
         }
         Ok(out)
     }
+}
+
+/// `s` as a canonical UUID string (lower-case, hyphenated), as Go's `uuid.FromString`
+/// followed by `String()` gives it; `None` if it does not parse.
+pub(crate) fn canonical_uuid(s: &str) -> Option<String> {
+    uuid::Uuid::parse_str(s).ok().map(|u| u.to_string())
 }
 
 pub(crate) fn type_name(v: &Value) -> &'static str {

@@ -16,6 +16,7 @@ mod leaderboard;
 mod legacy;
 mod localcache;
 mod logger;
+mod realtime;
 mod register;
 mod storage;
 mod time;
@@ -30,7 +31,7 @@ use crate::config::PoolConfig;
 use crate::host::RuntimeHost;
 use crate::registry::Handlers;
 
-pub(crate) use args::{Args, NkError, NkResult};
+pub(crate) use args::{Args, NkError, NkResult, canonical_uuid, raise};
 pub(crate) use legacy::after_payload as legacy_after_payload;
 
 /// The table a reset or end callback receives for its board: the same one
@@ -85,23 +86,38 @@ impl Installer<'_> {
         F: Fn(&Lua, Args) -> NkResult<R> + Send + 'static,
         R: IntoLuaMulti,
     {
-        let raw = self.lua.create_function(move |lua, values: MultiValue| {
-            match f(lua, Args::new(name, values)) {
-                Ok(r) => {
-                    let mut out = r.into_lua_multi(lua)?;
-                    out.push_front(Value::Boolean(true));
-                    Ok(out)
-                }
-                Err(NkError::Raise(message)) => {
-                    let message = format!("{}{message}", caller_position(lua));
-                    (false, message).into_lua_multi(lua)
-                }
-                Err(NkError::Lua(e)) => Err(e),
-            }
-        })?;
-        let wrapped: Function = self.wrap.call(raw)?;
+        let wrapped = function(self.lua, self.wrap, name, f)?;
         self.nk.raw_set(name, wrapped)
     }
+}
+
+/// A Lua function named `name` that runs `f` as [`Installer::add`] describes (the match
+/// dispatcher's functions are made this way too).
+pub(crate) fn function<F, R>(
+    lua: &Lua,
+    wrap: &Function,
+    name: &'static str,
+    f: F,
+) -> mlua::Result<Function>
+where
+    F: Fn(&Lua, Args) -> NkResult<R> + Send + 'static,
+    R: IntoLuaMulti,
+{
+    let raw = lua.create_function(move |lua, values: MultiValue| {
+        match f(lua, Args::new(name, values)) {
+            Ok(r) => {
+                let mut out = r.into_lua_multi(lua)?;
+                out.push_front(Value::Boolean(true));
+                Ok(out)
+            }
+            Err(NkError::Raise(message)) => {
+                let message = format!("{}{message}", caller_position(lua));
+                (false, message).into_lua_multi(lua)
+            }
+            Err(NkError::Lua(e)) => Err(e),
+        }
+    })?;
+    wrap.call(raw)
 }
 
 /// `"file.lua:12: "` for the Lua function that called the `nk` shim, or "" from C.
@@ -146,6 +162,7 @@ pub(crate) fn install(
     friends::install(&i)?;
     leaderboard::install(&i)?;
     tournament::install(&i)?;
+    realtime::install(&i)?;
     legacy::install(&i)?;
     Ok(nk)
 }

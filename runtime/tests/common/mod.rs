@@ -10,19 +10,19 @@ pub use http::http_server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
 use shoal_proto::{
-    Account, Friend, FriendList, Leaderboard, LeaderboardList, LeaderboardRecord,
-    LeaderboardRecordList, Status, StorageObject, StorageObjectAck, Tournament, TournamentList,
-    User,
+    Account, ChannelMessageAck, Friend, FriendList, Leaderboard, LeaderboardList,
+    LeaderboardRecord, LeaderboardRecordList, MatchInfo, MatchListQuery, NotificationSend, Status,
+    StorageObject, StorageObjectAck, Stream, StreamPresence, Tournament, TournamentList, User,
 };
 use shoal_runtime::{
-    AccountUpdate, AuthResult, LeaderboardCreate, ModuleBundle, PoolConfig, RecordsQuery,
-    RuntimeHost, ScoreWrite, StorageList, StorageObjectId, StorageWrite, TournamentCreate,
-    TournamentQuery, VmPool,
+    AccountUpdate, AuthResult, LeaderboardCreate, MatchHandler, MatchSetup, ModuleBundle,
+    PoolConfig, RecordsQuery, RuntimeHost, ScoreWrite, StorageList, StorageObjectId, StorageWrite,
+    TournamentCreate, TournamentQuery, VmPool,
 };
 
 const NIL: &str = "00000000-0000-0000-0000-000000000000";
@@ -50,7 +50,53 @@ pub struct State {
     pub logouts: Vec<String>,
     pub deleted: Vec<(String, bool)>,
     pub tokens: Vec<(String, String, i64, BTreeMap<String, String>)>,
+    /// Every realtime call, arguments as received.
+    pub realtime: Vec<RealtimeCall>,
+    /// Connected sessions: session id → (user id, username).
+    pub sessions: BTreeMap<String, (String, String)>,
+    pub streams: BTreeMap<Stream, Vec<StreamPresence>>,
+    pub matches: Vec<MatchInfo>,
 }
+
+/// A realtime call the [`TestHost`] received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RealtimeCall {
+    MatchCreate(String, Option<serde_json::Value>),
+    MatchGet(String),
+    MatchList(MatchListQuery),
+    MatchSignal(String, String),
+    StreamUserJoin(Stream, StreamPresence),
+    StreamUserUpdate(Stream, StreamPresence),
+    StreamUserLeave(Stream, String, String),
+    StreamUserList(Stream, bool, bool),
+    StreamUserGet(Stream, String, String),
+    StreamCount(Stream),
+    StreamClose(Stream),
+    StreamSend {
+        stream: Stream,
+        data: String,
+        presences: Option<Vec<StreamPresence>>,
+        reliable: bool,
+        raw: bool,
+    },
+    NotificationsSend(Vec<NotificationSend>),
+    ChannelMessageSend {
+        channel_id: String,
+        content: String,
+        sender_id: String,
+        sender_username: String,
+        persist: bool,
+    },
+}
+
+/// The module [`TestHost::match_create`] fails for, as a node does for an unknown one.
+pub const MISSING_MODULE: &str = "missing";
+/// Notifications to this user fail in the [`TestHost`].
+pub const UNREACHABLE_USER: &str = "dead0000-0000-4000-8000-000000000000";
+/// `channel_message_send` on this channel id fails as an invalid id; on
+/// [`CHANNEL_DOWN`] as an unavailable service.
+pub const BAD_CHANNEL: &str = "not-a-channel";
+pub const CHANNEL_DOWN: &str = "2...down";
 
 /// A leaderboard or tournament call the [`TestHost`] received (`bool`: the tournament API).
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +194,11 @@ pub struct TestHost {
     pub state: Mutex<State>,
     /// Makes `users_get_username` block this long, to keep a VM busy.
     pub delay_ms: std::sync::atomic::AtomicU64,
+    /// When set, `match_create` really creates matches on this pool (as a node does) and
+    /// keeps their handlers in [`TestHost::handlers`]; `match_signal` runs their
+    /// `match_signal`.
+    pub pool: OnceLock<VmPool>,
+    pub handlers: Mutex<BTreeMap<String, MatchHandler>>,
 }
 
 impl TestHost {
@@ -237,6 +288,24 @@ impl TestHost {
         } else {
             Ok(())
         }
+    }
+
+    /// Marks a session as connected (for `stream_user_join`); returns its id.
+    pub fn connect(&self, user_id: &str, username: &str) -> String {
+        let session = uuid::Uuid::new_v4().to_string();
+        self.lock()
+            .sessions
+            .insert(session.clone(), (user_id.into(), username.into()));
+        session
+    }
+
+    /// The realtime calls received so far, and forgets them.
+    pub fn take_realtime(&self) -> Vec<RealtimeCall> {
+        std::mem::take(&mut self.lock().realtime)
+    }
+
+    fn realtime_call(&self, call: RealtimeCall) {
+        self.lock().realtime.push(call);
     }
 
     /// The board calls received so far, and forgets them.
@@ -712,6 +781,269 @@ impl RuntimeHost for TestHost {
             .filter(|id| *id != MISSING_BOARD)
             .map(|id| canned_tournament(id))
             .collect())
+    }
+
+    fn match_create(
+        &self,
+        module: &str,
+        params: Option<serde_json::Value>,
+    ) -> Result<String, Status> {
+        self.realtime_call(RealtimeCall::MatchCreate(module.into(), params.clone()));
+        if module == MISSING_MODULE {
+            return Err(Status::not_found("error creating match: not found"));
+        }
+        let match_id = format!("{}.shoal", uuid::Uuid::new_v4());
+        let mut info = MatchInfo {
+            match_id: match_id.clone(),
+            authoritative: true,
+            label: Some(String::new()),
+            size: 0,
+            tick_rate: 1,
+            handler_name: module.into(),
+        };
+        if let Some(pool) = self.pool.get() {
+            let setup = MatchSetup {
+                match_id: match_id.clone(),
+                node: "shoal".into(),
+                module: module.into(),
+            };
+            let (handler, init) = pool
+                .create_match(setup, params)
+                .map_err(|e| Status::invalid(format!("error creating match: {e}")))?;
+            info.label = Some(init.label);
+            info.tick_rate = init.tick_rate as i32;
+            self.handlers
+                .lock()
+                .unwrap()
+                .insert(match_id.clone(), handler);
+        }
+        self.lock().matches.push(info);
+        Ok(match_id)
+    }
+
+    fn match_get(&self, match_id: &str) -> Result<Option<MatchInfo>, Status> {
+        self.realtime_call(RealtimeCall::MatchGet(match_id.into()));
+        if match_id == MISSING_BOARD {
+            return Err(Status::invalid("match id invalid"));
+        }
+        Ok(self
+            .lock()
+            .matches
+            .iter()
+            .find(|m| m.match_id == match_id)
+            .cloned())
+    }
+
+    fn match_list(&self, query: &MatchListQuery) -> Result<Vec<MatchInfo>, Status> {
+        self.realtime_call(RealtimeCall::MatchList(query.clone()));
+        Ok(self
+            .lock()
+            .matches
+            .iter()
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    fn match_signal(&self, match_id: &str, data: &str) -> Result<String, Status> {
+        self.realtime_call(RealtimeCall::MatchSignal(match_id.into(), data.into()));
+        if let Some(handler) = self.handlers.lock().unwrap().get_mut(match_id) {
+            let (_, result) = handler
+                .signal(0, data)
+                .map_err(|e| Status::invalid(e.to_string()))?;
+            return Ok(result.unwrap_or_default());
+        }
+        if self.lock().matches.iter().any(|m| m.match_id == match_id) {
+            Ok(format!("signalled:{data}"))
+        } else {
+            Err(Status::not_found("match not found"))
+        }
+    }
+
+    fn stream_user_join(&self, stream: &Stream, presence: &StreamPresence) -> Result<bool, Status> {
+        self.realtime_call(RealtimeCall::StreamUserJoin(
+            stream.clone(),
+            presence.clone(),
+        ));
+        let mut s = self.lock();
+        let Some((_, username)) = s.sessions.get(&presence.session_id).cloned() else {
+            return Err(Status::not_found("session not found"));
+        };
+        let list = s.streams.entry(stream.clone()).or_default();
+        if list.iter().any(|p| p.session_id == presence.session_id) {
+            return Ok(false);
+        }
+        list.push(StreamPresence {
+            username,
+            node: "shoal".into(),
+            ..presence.clone()
+        });
+        Ok(true)
+    }
+
+    fn stream_user_update(
+        &self,
+        stream: &Stream,
+        presence: &StreamPresence,
+    ) -> Result<bool, Status> {
+        self.realtime_call(RealtimeCall::StreamUserUpdate(
+            stream.clone(),
+            presence.clone(),
+        ));
+        let mut s = self.lock();
+        if !s.sessions.contains_key(&presence.session_id) {
+            return Err(Status::not_found("session not found"));
+        }
+        let Some(p) = s
+            .streams
+            .get_mut(stream)
+            .and_then(|l| l.iter_mut().find(|p| p.session_id == presence.session_id))
+        else {
+            return Ok(false);
+        };
+        (p.hidden, p.persistence, p.status) = (
+            presence.hidden,
+            presence.persistence,
+            presence.status.clone(),
+        );
+        Ok(true)
+    }
+
+    fn stream_user_leave(
+        &self,
+        stream: &Stream,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<(), Status> {
+        self.realtime_call(RealtimeCall::StreamUserLeave(
+            stream.clone(),
+            user_id.into(),
+            session_id.into(),
+        ));
+        if let Some(list) = self.lock().streams.get_mut(stream) {
+            list.retain(|p| p.session_id != session_id);
+        }
+        Ok(())
+    }
+
+    fn stream_user_list(
+        &self,
+        stream: &Stream,
+        include_hidden: bool,
+        include_not_hidden: bool,
+    ) -> Result<Vec<StreamPresence>, Status> {
+        self.realtime_call(RealtimeCall::StreamUserList(
+            stream.clone(),
+            include_hidden,
+            include_not_hidden,
+        ));
+        Ok(self
+            .lock()
+            .streams
+            .get(stream)
+            .map(|l| {
+                l.iter()
+                    .filter(|p| {
+                        if p.hidden {
+                            include_hidden
+                        } else {
+                            include_not_hidden
+                        }
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn stream_user_get(
+        &self,
+        stream: &Stream,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<StreamPresence>, Status> {
+        self.realtime_call(RealtimeCall::StreamUserGet(
+            stream.clone(),
+            user_id.into(),
+            session_id.into(),
+        ));
+        Ok(self.lock().streams.get(stream).and_then(|l| {
+            l.iter()
+                .find(|p| p.session_id == session_id && p.user_id == user_id)
+                .cloned()
+        }))
+    }
+
+    fn stream_count(&self, stream: &Stream) -> Result<i64, Status> {
+        self.realtime_call(RealtimeCall::StreamCount(stream.clone()));
+        Ok(self
+            .lock()
+            .streams
+            .get(stream)
+            .map_or(0, |l| l.len() as i64))
+    }
+
+    fn stream_close(&self, stream: &Stream) -> Result<(), Status> {
+        self.realtime_call(RealtimeCall::StreamClose(stream.clone()));
+        self.lock().streams.remove(stream);
+        Ok(())
+    }
+
+    fn stream_send(
+        &self,
+        stream: &Stream,
+        data: &str,
+        presences: Option<&[StreamPresence]>,
+        reliable: bool,
+        raw: bool,
+    ) -> Result<(), Status> {
+        self.realtime_call(RealtimeCall::StreamSend {
+            stream: stream.clone(),
+            data: data.into(),
+            presences: presences.map(<[StreamPresence]>::to_vec),
+            reliable,
+            raw,
+        });
+        Ok(())
+    }
+
+    fn notifications_send(&self, notifications: &[NotificationSend]) -> Result<(), Status> {
+        self.realtime_call(RealtimeCall::NotificationsSend(notifications.to_vec()));
+        if notifications.iter().any(|n| n.user_id == UNREACHABLE_USER) {
+            return Err(Status::unavailable("user store unreachable"));
+        }
+        Ok(())
+    }
+
+    fn channel_message_send(
+        &self,
+        channel_id: &str,
+        content: &str,
+        sender_id: &str,
+        sender_username: &str,
+        persist: bool,
+    ) -> Result<ChannelMessageAck, Status> {
+        self.realtime_call(RealtimeCall::ChannelMessageSend {
+            channel_id: channel_id.into(),
+            content: content.into(),
+            sender_id: sender_id.into(),
+            sender_username: sender_username.into(),
+            persist,
+        });
+        match channel_id {
+            BAD_CHANNEL => Err(Status::invalid("invalid channel id")),
+            CHANNEL_DOWN => Err(Status::unavailable("channel store unreachable")),
+            _ => Ok(ChannelMessageAck {
+                channel_id: channel_id.into(),
+                message_id: "6f2c4c1e-0000-4000-8000-000000000001".into(),
+                code: 0,
+                username: sender_username.into(),
+                create_time: 1_700_000_000,
+                update_time: 1_700_000_001,
+                persistent: persist,
+                ..Default::default()
+            }),
+        }
     }
 }
 
