@@ -25,6 +25,7 @@ macro_rules! hooked {
 mod extract;
 mod leaderboard;
 mod matches;
+mod notifications;
 mod routes;
 mod rpc;
 
@@ -78,6 +79,7 @@ pub fn router(core: Core) -> Router {
     routes::routes()
         .merge(leaderboard::routes())
         .merge(matches::routes())
+        .merge(notifications::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(core)

@@ -10,9 +10,6 @@ use super::extract::{Body, Params, ServerKey, Session};
 use crate::core::{Core, account::IdentityInput};
 use shoal_runtime::CallContext;
 
-// Declared here so the route table stays in this file; the module is `api/notifications.rs`.
-#[path = "notifications.rs"]
-mod notifications;
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -39,7 +36,6 @@ pub fn routes() -> Router<Core> {
         .route("/v2/friend/block", post(friends_block))
         .route("/v2/rpc/{id}", get(super::rpc::rpc).post(super::rpc::rpc))
         .route("/runtime/{*path}", get(super::rpc::runtime_http).post(super::rpc::runtime_http))
-        .merge(notifications::routes())
 }
 
 

@@ -57,7 +57,7 @@ pub(crate) fn dispatch(rt: &Realtime, c: &Change) {
             return;
         }
         stream_mode::CHANNEL | stream_mode::GROUP | stream_mode::DM => {
-            body.insert("channel_id".into(), Value::String(crate::realtime::channel_id(s)));
+            body.insert("channel_id".into(), Value::String(shoal_proto::stream_to_channel_id(s).unwrap_or_default()));
             put_list(&mut body, "joins", joins);
             put_list(&mut body, "leaves", leaves);
             channel_fields(s, &mut body);

@@ -594,6 +594,8 @@ async fn run_match(
     let stream = MatchId { id, node: match_id.split_once('.').map(|(_, n)| n.to_string()).unwrap_or_default() }.stream();
     let mut deferred = Vec::new();
     let mut messages = Vec::new();
+    let max_empty = weak.upgrade().map(|i| i.core.config.r#match.max_empty_sec).unwrap_or(0);
+    let mut empty_since: Option<tokio::time::Instant> = None;
     'run: loop {
         tokio::select! {
             biased;
@@ -645,6 +647,18 @@ async fn run_match(
                 }
                 if !keep {
                     break 'run;
+                }
+                // `match.max_empty_sec`: a match nobody has been in for that long stops.
+                if max_empty > 0 {
+                    if rt.count(&stream) == 0 {
+                        let since = *empty_since.get_or_insert(at);
+                        if at.duration_since(since) >= Duration::from_secs(max_empty) {
+                            tracing::debug!(%match_id, "stopping an empty match");
+                            break 'run;
+                        }
+                    } else {
+                        empty_since = None;
+                    }
                 }
             }
         }

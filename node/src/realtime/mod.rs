@@ -343,11 +343,6 @@ pub fn match_id_of(stream: &Stream) -> String {
     format!("{}.{}", stream.subject, stream.label)
 }
 
-/// A chat stream's channel id: `<mode>.<subject>.<subcontext>.<label>` (N `ChannelIdBuild`).
-pub fn channel_id(stream: &Stream) -> String {
-    format!("{}.{}.{}.{}", stream.mode, stream.subject, stream.subcontext, stream.label)
-}
-
 /// `rtapi.Error.Code`: the socket's error codes (NAKAMA-SURFACE §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RtCode {

@@ -198,15 +198,25 @@ fn resync(rt: &Realtime, peer: &mut Peer, name: &Arc<str>) {
 fn on_frame(rt: &Realtime, from: SocketAddr, f: Frame) {
     match f {
         Frame::Heartbeat { node, generation, seq } => {
-            let mut st = rt.lock();
-            let name = heard(&mut st, &node, from);
-            let peer = st.peers.get_mut(&name).expect("peer present");
-            // A heartbeat older than the snapshot we hold is stale, not a gap.
-            if peer.generation != generation || !peer.synced || peer.last_seq < seq {
-                peer.generation = generation;
-                if !peer.syncing {
-                    resync(rt, peer, &name);
+            let restarted = {
+                let mut st = rt.lock();
+                let name = heard(&mut st, &node, from);
+                let peer = st.peers.get_mut(&name).expect("peer present");
+                let restarted = (peer.generation != 0 && peer.generation != generation).then(|| name.clone());
+                // A heartbeat older than the snapshot we hold is stale, not a gap.
+                if peer.generation != generation || !peer.synced || peer.last_seq < seq {
+                    peer.generation = generation;
+                    if !peer.syncing {
+                        resync(rt, peer, &name);
+                    }
                 }
+                restarted
+            };
+            // A peer that restarted before it was declared dead lost its matches.
+            if let Some(name) = restarted {
+                tracing::info!(peer = %name, "realtime peer restarted");
+                super::matches::owner_gone(rt, &name);
+                rt.matchmaker_node_gone(&name);
             }
         }
         Frame::Delta { node, generation, seq, delta } => {
