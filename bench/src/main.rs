@@ -16,7 +16,11 @@ use shoal_tests::{TestCluster, TestNode};
 
 mod leaderboard;
 mod lua_pool;
+mod matches;
 mod report;
+mod socket;
+mod socket_idle;
+mod socket_rpc;
 
 #[derive(Parser)]
 #[command(name = "shoal-bench")]
@@ -70,6 +74,58 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+    },
+    /// The Lua `echo` RPC over realtime sockets (closed loop), one socket per client, one node.
+    SocketRpc {
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Idle authenticated sockets held by one node: server RSS per socket, pings afterwards.
+    SocketIdle {
+        #[arg(long, default_value_t = 50_000)]
+        sockets: usize,
+        /// Users whose sessions the sockets share (round robin).
+        #[arg(long, default_value_t = 5_000)]
+        users: usize,
+        /// How long the sockets are held before measuring (past the server's ping period
+        /// and pong wait, so every socket has answered a ping).
+        #[arg(long, default_value_t = 30)]
+        hold_seconds: u64,
+        /// Sockets asked for a ping after the hold.
+        #[arg(long, default_value_t = 1_000)]
+        sample: usize,
+        /// Connects in flight.
+        #[arg(long, default_value_t = 256)]
+        parallel: usize,
+    },
+    /// Authoritative Lua matches (tick 10 Hz) on one node, socket players sending input.
+    Matches {
+        #[arg(long, default_value_t = 250)]
+        matches: usize,
+        /// Players per match.
+        #[arg(long, default_value_t = 10)]
+        players: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Inputs per second per player.
+        #[arg(long, default_value_t = 10.0)]
+        send_hz: f64,
+    },
+    /// One match owned by node 1 of 3, players on nodes 1 and 2: forwarding delay, echo RTT.
+    MatchForward {
+        #[arg(long, default_value_t = 20)]
+        players: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Echo requests per second per player.
+        #[arg(long, default_value_t = 20.0)]
+        send_hz: f64,
+        /// The match's tick rate: the echo waits for the next tick, so this bounds the
+        /// tick-wait part of every round trip (1/tick_rate).
+        #[arg(long, default_value_t = 60)]
+        tick_rate: u32,
     },
 }
 
@@ -208,6 +264,22 @@ async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.scenario {
         Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
         Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
+        Scenario::SocketRpc { clients, seconds } => socket_rpc::run(clients, seconds).await?,
+        Scenario::SocketIdle { sockets, users, hold_seconds, sample, parallel } => {
+            let f = socket_idle::run(sockets, users, hold_seconds, sample, parallel).await?;
+            f.print();
+            return write_json(&cli.out, "socket-idle", &f);
+        }
+        Scenario::Matches { matches, players, seconds, send_hz } => {
+            let f = matches::matches(matches, players, seconds, send_hz).await?;
+            f.print();
+            return write_json(&cli.out, &format!("matches-{matches}m-{players}p"), &f);
+        }
+        Scenario::MatchForward { players, seconds, send_hz, tick_rate } => {
+            let f = matches::forward(players, seconds, send_hz, tick_rate).await?;
+            f.print();
+            return write_json(&cli.out, &format!("match-forward-3n-{players}p"), &f);
+        }
         Scenario::LeaderboardWrite { clients, seconds } => leaderboard::writes(clients, seconds).await?,
         Scenario::Leaderboard { records, clients, seconds } => {
             let f = leaderboard::reads(records, clients, seconds).await?;

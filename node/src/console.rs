@@ -45,6 +45,7 @@ struct ConsoleState {
     config: Arc<NodeConfig>,
     cluster: Cluster,
     realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
+    bundles: Arc<std::sync::OnceLock<Arc<crate::bundles::Bundles>>>,
 }
 
 fn check_auth(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -121,10 +122,43 @@ async fn get_realtime(
     Ok(Json(rt.stats(reset)))
 }
 
-pub fn router(config: Arc<NodeConfig>, cluster: Cluster, realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>) -> Router {
+/// `POST /v2/console/bundle` `{"files": {"<relative path>.lua": "<source>", …}}`: deploy.
+async fn post_bundle(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::bundles::Rollout>, ApiError> {
+    check_auth(&state, &headers)?;
+    #[derive(serde::Deserialize)]
+    struct Deploy {
+        files: std::collections::BTreeMap<String, String>,
+    }
+    let deploy: Deploy = serde_json::from_slice(&body).map_err(|e| Status::invalid(format!("invalid deploy body: {e}")))?;
+    let bundles = state.bundles.get().cloned().ok_or_else(|| Status::unavailable("The node is still starting."))?;
+    Ok(Json(bundles.deploy(deploy.files.into_iter().collect()).await?))
+}
+
+/// `POST /v2/console/bundle/rollback`: back to the previous bundle.
+async fn post_rollback(State(state): State<ConsoleState>, headers: HeaderMap) -> Result<Json<crate::bundles::Rollout>, ApiError> {
+    check_auth(&state, &headers)?;
+    let bundles = state.bundles.get().cloned().ok_or_else(|| Status::unavailable("The node is still starting."))?;
+    Ok(Json(bundles.rollback().await?))
+}
+
+pub fn router(
+    config: Arc<NodeConfig>,
+    cluster: Cluster,
+    realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
+    bundles: Arc<std::sync::OnceLock<Arc<crate::bundles::Bundles>>>,
+) -> Router {
     Router::new()
         .route("/v2/console/cluster", get(get_cluster))
         .route("/v2/console/realtime", get(get_realtime))
+        .route(
+            "/v2/console/bundle",
+            axum::routing::post(post_bundle).layer(axum::extract::DefaultBodyLimit::max(crate::bundles::BUNDLE_MAX_BYTES + (1 << 20))),
+        )
+        .route("/v2/console/bundle/rollback", axum::routing::post(post_rollback))
         .fallback(|| async { ApiError(Status::not_found("Not Found")) })
-        .with_state(ConsoleState { config, cluster, realtime })
+        .with_state(ConsoleState { config, cluster, realtime, bundles })
 }

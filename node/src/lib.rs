@@ -16,8 +16,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod api;
+pub mod bundles;
 pub mod console;
 pub mod core;
+pub mod deploy;
 mod pipeline;
 pub mod realtime;
 mod leaderboard_resets;
@@ -111,7 +113,8 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     };
     // The console serves from the start, so `shoal status` works while a cluster forms.
     let realtime_slot: Arc<std::sync::OnceLock<realtime::Realtime>> = Arc::default();
-    let console_app = console::router(config.clone(), cluster.clone(), realtime_slot.clone());
+    let bundles_slot: Arc<std::sync::OnceLock<Arc<bundles::Bundles>>> = Arc::default();
+    let console_app = console::router(config.clone(), cluster.clone(), realtime_slot.clone(), bundles_slot.clone());
     let console_server = tokio::spawn(async move {
         let serve = axum::serve(console_listener, console_app).with_graceful_shutdown(async move {
             let _ = stop_console.await;
@@ -136,9 +139,15 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     let _ = core.realtime.set(realtime.clone());
     let _ = realtime_slot.set(realtime.clone());
     let host = Arc::new(runtime_host::NodeHost::new(core.clone(), realtime.clone(), tokio::runtime::Handle::current()));
+    let bundles = bundles::Bundles::new(core.clone(), realtime.clone(), host.clone());
+    let _ = core.bundles.set(bundles.clone());
+    let _ = bundles_slot.set(bundles.clone());
+    // The cluster's bundle wins over local files (which only seed the first one).
+    let bundle = bundles.startup_bundle(bundle).await?;
     let pool = shoal_runtime::VmPool::new(bundle, shoal_runtime::PoolConfig::from_node_config(&config), host)
         .await
         .context("loading the Lua modules")?;
+    tokio::spawn(bundles::catch_up_loop(Arc::downgrade(&bundles)));
     tracing::info!(bundle_version = %pool.version(), rpcs = pool.registry().rpc_ids().count(), "lua runtime ready");
     cluster.publish(shoal_cluster::gossip_keys::BUNDLE_VERSION, pool.version()).await;
     let _ = core.runtime.set(pool);

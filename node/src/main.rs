@@ -44,7 +44,15 @@ fn run_subcommand(args: Vec<String>) -> std::process::ExitCode {
             let parsed = shoal_node::status::StatusArgs::parse_from(args.iter().skip(1));
             runtime.block_on(shoal_node::status::run(parsed))
         }
-        _ => unreachable!("only known subcommands reach here"),
+        "deploy" => {
+            let parsed = shoal_node::deploy::DeployArgs::parse_from(args.iter().skip(1));
+            runtime.block_on(shoal_node::deploy::deploy(parsed))
+        }
+        "rollback" => {
+            let parsed = shoal_node::deploy::RollbackArgs::parse_from(args.iter().skip(1));
+            runtime.block_on(shoal_node::deploy::rollback(parsed))
+        }
+        other => Err(anyhow::anyhow!("unknown subcommand {other}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -57,7 +65,7 @@ fn run_subcommand(args: Vec<String>) -> std::process::ExitCode {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).is_some_and(|a| a == "status") {
+    if args.get(1).is_some_and(|a| a == "status" || a == "deploy" || a == "rollback") {
         return run_subcommand(args);
     }
     let config = match shoal_config::load(args.into_iter().skip(1)) {

@@ -88,6 +88,19 @@ impl VmPool {
         })
     }
 
+    /// Loads `bundle` into one scratch VM, as a deploy's check before anything changes:
+    /// every module body runs (through `host`; `run_once` functions do not), so a syntax
+    /// error, a failing body or a missing `require` fails with its module, file and line.
+    /// Returns what the modules registered.
+    pub async fn validate(bundle: ModuleBundle, config: PoolConfig, host: Arc<dyn RuntimeHost>) -> Result<Registry, RuntimeError> {
+        tokio::task::spawn_blocking(move || {
+            let shared = Arc::new(Shared::new(config, host));
+            Vm::new(&bundle, shared).map(|vm| vm.registry())
+        })
+        .await
+        .map_err(|e| RuntimeError::Internal(format!("bundle validation panicked: {e}")))?
+    }
+
     /// What the modules registered.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry

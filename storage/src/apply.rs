@@ -154,6 +154,7 @@ pub fn apply_command(txn: &mut Txn<'_>, cmd: &Command) -> Result<Response, TxnEr
         Command::Leaderboard(cmd) => crate::leaderboard_apply::apply(txn, cmd)?,
         Command::Notification(cmd) => crate::notifications::apply(txn, cmd)?,
         Command::ChannelMessage(cmd) => crate::channel_messages::apply(txn, cmd)?,
+        Command::Bundle(cmd) => crate::bundles::apply(txn, cmd)?,
     })
 }
 

@@ -39,6 +39,8 @@ pub enum Command {
     Notification(NotificationCommand),
     /// Persisted chat history.
     ChannelMessage(ChannelMessageCommand),
+    /// The cluster's Lua module bundle.
+    Bundle(BundleCommand),
 }
 
 /// Persistent notifications. The proposer stamps ids (v4) and creation times.
@@ -209,6 +211,20 @@ pub enum Reply {
     Batch(Vec<Response>),
     /// A channel message as stored after a write, update or removal.
     ChannelMessage(ChannelMessageRecord),
+    /// The current bundle's version after a bundle command.
+    Bundle { version: String },
+}
+
+/// Module bundle writes. Replies `Reply::Bundle` with the current bundle's version after
+/// the command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BundleCommand {
+    /// The first bundle: stored only when the cluster has none (a node's local modules
+    /// seed it; whichever seed commits first wins).
+    Seed(crate::bundles::BundleRecord),
+    /// Deploy: the record becomes current and the current one becomes the previous (a
+    /// record with the current version changes nothing).
+    Commit(crate::bundles::BundleRecord),
 }
 
 /// Deterministic refusals: the command was applied as a no-op. Each maps to Nakama's error.

@@ -52,6 +52,7 @@ const T_NOTIFICATION: u8 = b'i';
 const T_NOTIFICATION_ID: u8 = b'I';
 const T_MESSAGE: u8 = b'm';
 const T_MESSAGE_ID: u8 = b'M';
+const T_BUNDLE: u8 = b'B';
 
 /// Builds a key: a tag, then components. Strings are memcomparable-encoded (0x00 escaped as
 /// 0x00 0xFF, terminated by 0x00 0x01), so a component never runs into the next one and
@@ -411,4 +412,15 @@ mod tests {
         assert!(friend(&Uuid::from_u128(5), &Uuid::max()) < end);
         assert!(friend(&Uuid::from_u128(6), &Uuid::nil()) >= end);
     }
+}
+
+// Module bundles: the cluster's current bundle and the one before it (for rollback).
+
+/// The bundle every node runs; the value is a `BundleRecord`.
+pub fn bundle_current() -> Vec<u8> {
+    KeyBuf::new(T_BUNDLE).byte(0).into_vec()
+}
+/// The bundle `bundle_current` replaced.
+pub fn bundle_previous() -> Vec<u8> {
+    KeyBuf::new(T_BUNDLE).byte(1).into_vec()
 }

@@ -10,6 +10,7 @@
 use std::io::Cursor;
 
 mod apply;
+mod bundles;
 mod channel_messages;
 mod codec;
 mod command;
@@ -25,6 +26,7 @@ mod records;
 pub mod schedule;
 mod state_machine;
 
+pub use bundles::BundleRecord;
 pub use channel_messages::{ChannelMessageCursor, ChannelMessagePage, ChannelMessageRecord};
 pub use codec::{decode, encode};
 pub use command::*;

@@ -33,9 +33,29 @@ pub struct Core {
     pub raft: RaftHandle,
     pub reader: Reader,
     pub tokens: Arc<TokenService>,
-    pub runtime: Arc<std::sync::OnceLock<shoal_runtime::VmPool>>,
+    pub runtime: Arc<RuntimeSlot>,
     /// The realtime layer (set at start, before the API serves).
     pub realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
+    /// Module bundle deploys and upgrades (set at start).
+    pub bundles: Arc<std::sync::OnceLock<Arc<crate::bundles::Bundles>>>,
+}
+
+/// The VM pool new calls use. A module upgrade swaps it; calls already running keep the
+/// pool they started on (they hold a clone).
+#[derive(Default)]
+pub struct RuntimeSlot {
+    pool: std::sync::RwLock<Option<shoal_runtime::VmPool>>,
+}
+
+impl RuntimeSlot {
+    pub fn get(&self) -> Option<shoal_runtime::VmPool> {
+        self.pool.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Installs `pool` for new calls; returns the one it replaces.
+    pub fn set(&self, pool: shoal_runtime::VmPool) -> Option<shoal_runtime::VmPool> {
+        self.pool.write().unwrap_or_else(|e| e.into_inner()).replace(pool)
+    }
 }
 
 /// Current unix time in seconds.
@@ -68,7 +88,7 @@ impl Core {
             s.token_expiry_sec,
             s.refresh_token_expiry_sec,
         ));
-        Core { config, raft, reader, tokens, runtime: Arc::default(), realtime: Arc::default() }
+        Core { config, raft, reader, tokens, runtime: Arc::default(), realtime: Arc::default(), bundles: Arc::default() }
     }
 
     /// Proposes a command through Raft; a deterministic rejection becomes Nakama's error.

@@ -241,7 +241,7 @@ impl Pipeline {
             self.send_error(cid.as_deref(), &RtError::new(RtCode::UnrecognizedPayload, "Unrecognized message."));
             return false;
         };
-        let pool = self.state.core.runtime.get().cloned();
+        let pool = self.state.core.runtime.get();
         let hook = HookId::realtime(go);
         let hooked = key != "rpc";
         let before = hooked && pool.as_ref().is_some_and(|p| p.registry().has_before(&hook));

@@ -147,7 +147,7 @@ fn status_to_rt(s: Status, code: RtCode) -> RtError {
 impl Realtime {
     /// `nk.match_create`: starts an authoritative match of `module` on this node.
     pub async fn match_create(&self, module: &str, params: Option<Value>) -> Result<String, Status> {
-        let Some(pool) = self.core.runtime.get().cloned() else { return Err(Status::unavailable("Lua runtime not ready.")) };
+        let Some(pool) = self.core.runtime.get() else { return Err(Status::unavailable("Lua runtime not ready.")) };
         let id = Uuid::new_v4();
         let match_id = format!("{id}.{}", self.node);
         let setup = MatchSetup { match_id: match_id.clone(), node: self.node.to_string(), module: module.to_string() };

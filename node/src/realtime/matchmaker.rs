@@ -214,7 +214,7 @@ impl Realtime {
         }
         let entries: Vec<_> = group.iter().map(entry).collect();
         let mut match_id = None;
-        if let Some(pool) = self.core.runtime.get().cloned()
+        if let Some(pool) = self.core.runtime.get()
             && pool.registry().has_matchmaker_matched()
         {
             let list: Vec<Value> = entries

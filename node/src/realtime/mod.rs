@@ -224,8 +224,21 @@ impl Realtime {
 
     /// Sends a request to a peer and decodes its reply.
     pub(crate) async fn request(&self, node: &str, req: &wire::Request) -> Result<wire::Reply, Status> {
+        self.request_within(node, req, PEER_CALL_TIMEOUT).await
+    }
+
+    /// Asks the node at `addr` (from gossip) to swap in the committed bundle `version`.
+    pub(crate) async fn request_upgrade(&self, addr: SocketAddr, version: &str, timeout: Duration) -> Result<(), Status> {
+        self.request_at(addr, &addr.to_string(), &wire::Request::Upgrade { version: version.into() }, timeout).await.map(|_| ())
+    }
+
+    async fn request_within(&self, node: &str, req: &wire::Request, timeout: Duration) -> Result<wire::Reply, Status> {
         let addr = self.peer_addr(node).ok_or_else(|| Status::unavailable(format!("node {node} is not reachable")))?;
-        let bytes = self.cluster.mesh.request(addr, wire::encode(req), PEER_CALL_TIMEOUT).await.map_err(|e| {
+        self.request_at(addr, node, req, timeout).await
+    }
+
+    async fn request_at(&self, addr: SocketAddr, node: &str, req: &wire::Request, timeout: Duration) -> Result<wire::Reply, Status> {
+        let bytes = self.cluster.mesh.request(addr, wire::encode(req), timeout).await.map_err(|e| {
             tracing::warn!(peer = %node, error = %e, "realtime request failed");
             Status::unavailable(format!("node {node} did not answer"))
         })?;

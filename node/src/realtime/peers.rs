@@ -305,6 +305,15 @@ async fn serve(rt: &Realtime, req: Request) -> Reply {
             rt.untrack(&stream, Uuid::from_bytes(session_id));
             Reply::Done
         }
+        Request::Upgrade { version } => {
+            let Some(bundles) = rt.core.bundles.get().cloned() else {
+                return Reply::error(&shoal_proto::Status::unavailable("this node is still starting"));
+            };
+            match bundles.upgrade_local(&version).await {
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::error(&e),
+            }
+        }
         other => super::matches::serve(rt, other).await,
     }
 }

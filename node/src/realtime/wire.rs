@@ -89,6 +89,8 @@ pub enum Request {
     /// Track/untrack one of the receiver's sessions (`nk.stream_user_*` from another node).
     StreamTrack { presence: PresenceWire, update_only: bool },
     StreamUntrack { stream: Stream, session_id: [u8; 16] },
+    /// Swap in the committed module bundle `version` (a rollout step).
+    Upgrade { version: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -19,8 +19,9 @@ async function clusterStatus(server) {
   }
 }
 
-export async function startCluster(n = 3) {
-  const common = ["--cluster.bootstrap_expect", String(n), "--cluster.secret", SECRET];
+/** options.extraArgs: more flags for every node (e.g. ["--runtime.path", dir]). */
+export async function startCluster(n = 3, { extraArgs = [] } = {}) {
+  const common = ["--cluster.bootstrap_expect", String(n), "--cluster.secret", SECRET, ...extraArgs];
   // A cluster node serves clients only once a leader is elected: spawn all, then wait.
   const servers = [await startServer({ name: "n1", extraArgs: common, wait: false })];
   const seed = `127.0.0.1:${servers[0].clusterPort}`;

@@ -46,6 +46,7 @@ export class RecordedSocket {
     /** name → [{ value, used }] in arrival order. */
     this.log = new Map(EVENTS.map((e) => [e, []]));
     this.waiters = [];
+    this.watchers = new Set();
     for (const name of EVENTS) {
       socket[`on${name}`] = (value) => this._push(name, value);
     }
@@ -54,6 +55,7 @@ export class RecordedSocket {
   _push(name, value) {
     const entry = { value, used: false };
     this.log.get(name).push(entry);
+    for (const w of this.watchers) w();
     for (const w of this.waiters) {
       if (w.name === name && !entry.used && w.pred(value)) {
         entry.used = true;
@@ -96,6 +98,29 @@ export class RecordedSocket {
         resolve(v);
       };
       this.waiters.push(w);
+    });
+  }
+
+  /**
+   * Waits until cond(all `name` events so far) is true (checked now and on each arrival);
+   * resolves with those events. Rejects after timeoutMs with what did arrive.
+   */
+  until(name, cond, timeoutMs = EVENT_TIMEOUT_MS) {
+    assert.ok(this.log.has(name), `unknown socket event ${name}`);
+    if (cond(this.all(name))) return Promise.resolve(this.all(name));
+    return new Promise((resolve, reject) => {
+      const watch = () => {
+        if (!cond(this.all(name))) return;
+        clearTimeout(timer);
+        this.watchers.delete(watch);
+        resolve(this.all(name));
+      };
+      const timer = setTimeout(() => {
+        this.watchers.delete(watch);
+        const got = this.all(name).map((v) => safeJson(v)).join("\n  ");
+        reject(new Error(`${this.label}: on${name} events never satisfied the condition within ${timeoutMs} ms; received:\n  ${got || "(none)"}`));
+      }, timeoutMs);
+      this.watchers.add(watch);
     });
   }
 
