@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use serde_json::Value;
 
-use crate::status::{StatusArgs, fetch};
+use crate::status::{ConsoleArgs, fetch};
 
 #[derive(Parser, Debug)]
 #[command(name = "shoal deploy", about = "Deploy the Lua modules in DIR to a running cluster, one node at a time")]
@@ -26,25 +26,6 @@ pub struct DeployArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub console: ConsoleArgs,
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct ConsoleArgs {
-    /// host:port of any node's console API.
-    #[arg(long, default_value = "127.0.0.1:7351")]
-    pub console: String,
-    /// Console username (or SHOAL_CONSOLE_USERNAME).
-    #[arg(long, env = "SHOAL_CONSOLE_USERNAME", default_value = "admin")]
-    pub username: String,
-    /// Console password (or SHOAL_CONSOLE_PASSWORD).
-    #[arg(long, env = "SHOAL_CONSOLE_PASSWORD", default_value = "password")]
-    pub password: String,
-}
-
-impl ConsoleArgs {
-    fn status_args(&self) -> StatusArgs {
-        StatusArgs { console: self.console.clone(), username: self.username.clone(), password: self.password.clone(), json: false }
-    }
 }
 
 /// Every `*.lua` under `dir`, by relative path.
@@ -82,7 +63,7 @@ async fn run(console: &ConsoleArgs, path: &str, body: Option<Value>) -> anyhow::
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let status_args = console.status_args();
+    let status_args = console.clone();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     if let Ok(s) = fetch(&status_args).await {
         for n in s.nodes {

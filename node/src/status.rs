@@ -10,6 +10,16 @@ use crate::console::ClusterStatus;
 #[derive(Parser, Debug)]
 #[command(name = "shoal status", about = "Print the cluster's status as seen by one node")]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+    /// Print the JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where a node's console is and its credentials (`shoal status`, `deploy`, `rollback`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConsoleArgs {
     /// host:port of any node's console API.
     #[arg(long, default_value = "127.0.0.1:7351")]
     pub console: String,
@@ -19,12 +29,9 @@ pub struct StatusArgs {
     /// Console password (or SHOAL_CONSOLE_PASSWORD).
     #[arg(long, env = "SHOAL_CONSOLE_PASSWORD", default_value = "password")]
     pub password: String,
-    /// Print the JSON document instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub async fn fetch(args: &StatusArgs) -> anyhow::Result<ClusterStatus> {
+pub async fn fetch(args: &ConsoleArgs) -> anyhow::Result<ClusterStatus> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let url = format!("http://{}/v2/console/cluster", args.console);
     let resp = client
@@ -79,7 +86,7 @@ pub fn table(s: &ClusterStatus) -> String {
 }
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let status = fetch(&args).await?;
+    let status = fetch(&args.console).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {

@@ -220,7 +220,7 @@ pub struct MatchInfo {
 }
 
 /// Filters of `nk.match_list` and `GET /v2/match`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchListQuery {
     pub limit: usize,
     pub authoritative: Option<bool>,

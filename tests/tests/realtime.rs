@@ -42,9 +42,9 @@ async fn socket_envelopes_errors_and_limits() {
     let pong = s.request("ping", json!({})).await.unwrap();
     assert!(pong.get("pong").is_some(), "{pong}");
 
-    // RPC over the socket: the payload is a plain string, the id is lower-cased.
+    // RPC over the socket: the payload is a plain string; the id is matched case-insensitively and answered as sent.
     let r = s.request("rpc", json!({"id": "ECHO", "payload": "hello there"})).await.unwrap();
-    assert_eq!(r["rpc"], json!({"id": "echo", "payload": "hello there"}));
+    assert_eq!(r["rpc"], json!({"id": "ECHO", "payload": "hello there"}));
     let r = s.request("rpc", json!({"id": "nope"})).await.unwrap();
     assert_eq!(r["error"]["code"], 6, "{r}");
     assert_eq!(r["error"]["message"], "RPC function not found");

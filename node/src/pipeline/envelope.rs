@@ -411,11 +411,11 @@ impl Pipeline {
         if m.id.is_empty() {
             return Err(RtError::new(RtCode::BadInput, "RPC ID must be set"));
         }
-        let id = m.id.to_lowercase();
-        match self.state.core.rpc(&id, self.session.ctx(), m.payload).await {
+        // Looked up case-insensitively; answered with the id as sent (as Nakama).
+        match self.state.core.rpc(&m.id.to_lowercase(), self.session.ctx(), m.payload).await {
             Ok(out) => {
                 let mut body = Map::new();
-                body.insert("id".into(), id.into());
+                body.insert("id".into(), m.id.into());
                 if !out.is_empty() {
                     body.insert("payload".into(), out.into());
                 }

@@ -105,7 +105,10 @@ async fn run(state: SocketState, socket: WebSocket, session: Arc<SessionHandle>,
                 break;
             }
             Message::Ping(_) | Message::Pong(_) => {}
-            Message::Close(_) => break,
+            Message::Close(_) => {
+                session.close(CLIENT_CLOSED);
+                break;
+            }
         }
         if session.is_closed() {
             break;
@@ -138,6 +141,7 @@ async fn write_loop(
         };
         match tokio::time::timeout(write_timeout, sink.send(msg)).await {
             Ok(Ok(())) => {}
+            Ok(Err(_)) if session.close_reason().as_deref() == Some(CLIENT_CLOSED) => break,
             _ => {
                 session.close("write failed");
                 return;
@@ -147,13 +151,24 @@ async fn write_loop(
             break;
         }
     }
-    // Flush what was queued before the close (e.g. the error that caused it).
-    while let Ok(Outgoing::Text(t)) = rx.try_recv() {
+    // Flush what was queued before the close (e.g. the error that caused it); a client that
+    // closed first gets nothing more but the reply to its Close.
+    while session.close_reason().as_deref() != Some(CLIENT_CLOSED)
+        && let Ok(Outgoing::Text(t)) = rx.try_recv()
+    {
         if tokio::time::timeout(write_timeout, sink.send(Message::Text(t))).await.map_or(true, |r| r.is_err()) {
             return;
         }
     }
     let reason = session.close_reason().unwrap_or_default();
-    let frame = CloseFrame { code: axum::extract::ws::close_code::NORMAL, reason: Utf8Bytes::from(reason) };
-    let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await;
+    if reason != CLIENT_CLOSED {
+        let frame = CloseFrame { code: axum::extract::ws::close_code::NORMAL, reason: Utf8Bytes::from(reason) };
+        let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(Some(frame)))).await;
+    }
+    // Flushes the reply to a client's Close (queued by the protocol layer) and ends the
+    // handshake.
+    let _ = tokio::time::timeout(write_timeout, sink.close()).await;
 }
+
+/// The close reason when the client closed first: its Close is answered, not re-sent.
+const CLIENT_CLOSED: &str = "client closed";

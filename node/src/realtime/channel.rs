@@ -29,12 +29,16 @@ impl Realtime {
         if stream.mode == stream_mode::GROUP {
             return Err(RtError::new(RtCode::BadInput, "Group chat is not available: this server has no groups."));
         }
-        self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden, persistence, status: None });
+        let new = self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden, persistence, status: None });
         let me = self.presence(&stream, s.id).map(|p| p.user_presence());
-        let others: Vec<_> = self
-            .members(&stream)
+        let members = self.members(&stream);
+        if new && stream.mode == stream_mode::DM {
+            self.dm_invite(s, &stream, &members).await;
+        }
+        // A session joining a channel it is already in sees itself (as in Nakama).
+        let others: Vec<_> = members
             .into_iter()
-            .filter(|p| p.session_id != s.id && !p.meta.hidden)
+            .filter(|p| (!new || p.session_id != s.id) && !p.meta.hidden)
             .map(|p| p.user_presence())
             .collect();
         let mut body = Map::new();
@@ -45,6 +49,27 @@ impl Realtime {
         body.insert("self".into(), to_value(&me));
         channel_fields(&stream, &mut body);
         Ok(Value::Object(body))
+    }
+
+    /// A DM join tells the other user, if they are not in the conversation, with Nakama's
+    /// persistent notification (code -1, `"<username> wants to chat"`).
+    async fn dm_invite(&self, s: &SessionHandle, stream: &Stream, members: &[super::tracker::Presence]) {
+        let me = s.user_id.to_string();
+        let other = if stream.subject == me { &stream.subcontext } else { &stream.subject };
+        if other.is_empty() || *other == me || members.iter().any(|p| p.user_id.to_string() == *other) {
+            return;
+        }
+        let send = NotificationSend {
+            user_id: other.clone(),
+            subject: format!("{} wants to chat", s.username),
+            content: serde_json::json!({ "username": s.username }).to_string(),
+            code: -1,
+            sender_id: me,
+            persistent: true,
+        };
+        if let Err(e) = self.notifications_send(&[send]).await {
+            tracing::warn!(error = %e.message, "could not send the direct message invitation");
+        }
     }
 
     fn channel_stream(&self, channel_id: &str) -> Result<Stream, RtError> {

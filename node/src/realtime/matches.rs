@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::session::SessionHandle;
 use super::tracker::{Change, Meta};
-use super::wire::{Frame, JoinerWire, MatchInfoWire, MatchListWire, MatchPresenceWire, Reply, Request};
+use super::wire::{Frame, JoinerWire, MatchInfoWire, MatchPresenceWire, Reply, Request};
 use super::{RtCode, RtError, Realtime, match_id_of};
 
 /// Control calls queued per match (joins, leaves, signals), at most.
@@ -117,11 +117,12 @@ fn user_presence_json(p: &MatchPresence) -> Value {
     Value::Object(o)
 }
 
-/// The `match` reply object (`rtapi.Match`).
-fn match_json(match_id: &str, authoritative: bool, label: Option<&str>, members: &[super::tracker::Presence], me: &SessionHandle) -> Value {
+/// The `match` reply object (`rtapi.Match`). A new joiner is not in its own `presences`;
+/// a session joining a match it is already in is (as in Nakama).
+fn match_json(match_id: &str, authoritative: bool, label: Option<&str>, members: &[super::tracker::Presence], me: &SessionHandle, include_self: bool) -> Value {
     let others: Vec<Value> = members
         .iter()
-        .filter(|p| p.session_id != me.id)
+        .filter(|p| include_self || p.session_id != me.id)
         .map(|p| serde_json::to_value(p.user_presence()).unwrap_or_default())
         .collect();
     let mut o = serde_json::Map::new();
@@ -172,9 +173,9 @@ impl Realtime {
         };
         let mid = MatchId { id, node: String::new() };
         let stream = mid.stream();
-        self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden: false, persistence: false, status: None });
+        let new = self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden: false, persistence: false, status: None });
         let members = self.members(&stream);
-        match_json(&format!("{id}."), false, None, &members, s)
+        match_json(&format!("{id}."), false, None, &members, s, !new)
     }
 
     /// Client `match_join` (by id; tokens are resolved by the caller). A relayed match from
@@ -186,19 +187,18 @@ impl Realtime {
             if self.count(&stream) == 0 && !from_token {
                 return Err(RtError::new(RtCode::MatchNotFound, "Match not found"));
             }
-            self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden: false, persistence: false, status: None });
+            let new = self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden: false, persistence: false, status: None });
             let members = self.members(&stream);
-            return Ok(match_json(match_id, false, None, &members, s));
+            return Ok(match_json(match_id, false, None, &members, s, !new));
         }
         if self.presence(&stream, s.id).is_some() {
             let members = self.members(&stream);
             let label = self.match_label(&mid).await;
-            return Ok(match_json(match_id, true, label.as_deref(), &members, s));
+            return Ok(match_json(match_id, true, label.as_deref(), &members, s, true));
         }
         let me = presence_of(s, &self.node);
         let label = if *mid.node == *self.node {
-            let decision = self.join_attempt_local(mid.id, me, s.ctx(), metadata).await?;
-            decision
+            self.join_attempt_local(mid.id, me, s.ctx(), metadata).await?
         } else {
             let joiner = JoinerWire {
                 presence: to_wire(&me),
@@ -220,7 +220,7 @@ impl Realtime {
         };
         self.track(&stream, s.id, s.user_id, &s.username, Meta { hidden: false, persistence: false, status: None });
         let members = self.members(&stream);
-        Ok(match_json(match_id, true, Some(&label), &members, s))
+        Ok(match_json(match_id, true, Some(&label), &members, s, false))
     }
 
     /// Runs a join attempt on a local match; the label on success.
@@ -327,18 +327,10 @@ impl Realtime {
             Some(text) => Some(shoal_proto::query::Query::parse(text).map_err(|e| Status::invalid(format!("Invalid query: {e}")))?),
             None => None,
         };
-        let wireq = MatchListWire {
-            limit: q.limit as u64,
-            authoritative: q.authoritative,
-            label: q.label.clone(),
-            min_size: q.min_size,
-            max_size: q.max_size,
-            query: q.query.clone(),
-        };
-        let mut all = self.local_matches(&wireq, parsed.as_ref());
+        let mut all = self.local_matches(q, parsed.as_ref());
         if q.authoritative != Some(false) {
             let calls = self.peer_names().into_iter().map(|peer| {
-                let req = Request::MatchList(wireq.clone());
+                let req = Request::MatchList(q.clone());
                 let rt = self.clone();
                 async move { rt.request(&peer, &req).await }
             });
@@ -371,7 +363,7 @@ impl Realtime {
         Ok(all.into_iter().map(Into::into).collect())
     }
 
-    fn local_matches(&self, q: &MatchListWire, parsed: Option<&shoal_proto::query::Query>) -> Vec<MatchInfoWire> {
+    fn local_matches(&self, q: &MatchListQuery, parsed: Option<&shoal_proto::query::Query>) -> Vec<MatchInfoWire> {
         if q.authoritative == Some(false) {
             return vec![];
         }

@@ -106,7 +106,16 @@ impl Realtime {
             string_properties: string_properties.into_iter().collect(),
             numeric_properties: numeric_properties.into_iter().collect(),
         };
-        self.submit(&w).await.map_err(|e| RtError::new(RtCode::BadInput, e.message))?;
+        self.submit(&w).await.map_err(|e| {
+            // The count checks are the client's (BAD_INPUT with their text); anything else,
+            // a bad query included, is Nakama's generic failure.
+            if e.code() == shoal_proto::ErrorCode::InvalidArgument && !e.message.starts_with("Invalid matchmaker query") {
+                RtError::new(RtCode::BadInput, e.message)
+            } else {
+                tracing::debug!(error = %e.message, "matchmaker add failed");
+                RtError::new(RtCode::RuntimeException, "Error adding to matchmaker")
+            }
+        })?;
         self.matchmaker.local.lock().unwrap_or_else(|e| e.into_inner()).insert(w.ticket.clone(), w.clone());
         Ok(w.ticket)
     }

@@ -1,7 +1,7 @@
 //! What nodes send each other for the realtime layer (bincode over `shoal_cluster::Mesh`).
 
 use serde::{Deserialize, Serialize};
-use shoal_proto::{ErrorCode, MatchInfo, Status, Stream};
+use shoal_proto::{ErrorCode, MatchInfo, MatchListQuery, Status, Stream};
 
 use super::tracker::{Delta, PresenceWire};
 
@@ -63,16 +63,6 @@ pub struct TicketWire {
     pub numeric_properties: Vec<(String, f64)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MatchListWire {
-    pub limit: u64,
-    pub authoritative: Option<bool>,
-    pub label: Option<String>,
-    pub min_size: Option<i32>,
-    pub max_size: Option<i32>,
-    pub query: Option<String>,
-}
-
 /// Requests, each answered by one [`Reply`].
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -82,7 +72,7 @@ pub enum Request {
     Signal { match_id: [u8; 16], data: String },
     MatchGet { match_id: [u8; 16] },
     /// The receiver's authoritative matches that pass the filters.
-    MatchList(MatchListWire),
+    MatchList(MatchListQuery),
     MatchmakerAdd(TicketWire),
     MatchmakerRemove { ticket: String, session_id: String },
     MatchmakerRemoveSession { session_id: String },
