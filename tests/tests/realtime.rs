@@ -45,6 +45,8 @@ async fn socket_envelopes_errors_and_limits() {
     // RPC over the socket: the payload is a plain string; the id is matched case-insensitively and answered as sent.
     let r = s.request("rpc", json!({"id": "ECHO", "payload": "hello there"})).await.unwrap();
     assert_eq!(r["rpc"], json!({"id": "ECHO", "payload": "hello there"}));
+    let r = s.request("rpc", json!({"id": "bad_event"})).await.unwrap();
+    assert!(r["rpc"]["payload"].as_str().unwrap().starts_with("false") && r["rpc"]["payload"].as_str().unwrap().contains("expects name string"), "{r}");
     let r = s.request("rpc", json!({"id": "nope"})).await.unwrap();
     assert_eq!(r["error"]["code"], 6, "{r}");
     assert_eq!(r["error"]["message"], "RPC function not found");

@@ -30,8 +30,15 @@ nk.register_rpc(function(context, payload)
 end, "stream_join_send")
 
 nk.register_rpc(function(context, payload)
+  -- As Nakama's clientrpc.lua: an analytics event on the way (no consumer here but the log).
+  nk.event("echoed", { size = tostring(#payload) })
   return payload
 end, "echo")
+
+nk.register_rpc(function(context, payload)
+  local ok, err = pcall(nk.event, "")
+  return tostring(ok) .. " " .. tostring(err)
+end, "bad_event")
 
 -- As Nakama's match_init.lua: an authoritative match when both asked for one.
 nk.register_matchmaker_matched(function(context, matched_users)
