@@ -156,6 +156,11 @@ impl Cluster {
         let _ = self.rpc_handler.app.set(handler);
     }
 
+    /// Fault injection: cut this node off from the given peers' cluster addresses.
+    pub fn set_partition(&self, peers: std::collections::HashSet<SocketAddr>) {
+        self.transport.set_blocked(peers);
+    }
+
     pub fn cluster_addr(&self) -> SocketAddr {
         self.cluster_addr
     }

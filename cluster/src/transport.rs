@@ -49,6 +49,8 @@ struct Inner {
     connections: Mutex<HashMap<SocketAddr, Connection>>,
     handler: OnceLock<Arc<dyn RpcHandler>>,
     mesh: OnceLock<Arc<dyn crate::mesh::MeshHandler>>,
+    /// Peer addresses cut off by fault injection: nothing is sent to or accepted from them.
+    blocked: std::sync::RwLock<std::collections::HashSet<SocketAddr>>,
     gossip_tx: mpsc::Sender<(SocketAddr, Vec<u8>)>,
 }
 
@@ -175,6 +177,7 @@ impl Transport {
             connections: Mutex::new(HashMap::new()),
             handler: OnceLock::new(),
             mesh: OnceLock::new(),
+            blocked: Default::default(),
             gossip_tx,
         });
         let weak = Arc::downgrade(&inner);
@@ -189,6 +192,23 @@ impl Transport {
     /// Installs the RPC handler (once; Raft is created after the transport).
     pub fn set_handler(&self, handler: Arc<dyn RpcHandler>) {
         let _ = self.inner.handler.set(handler);
+    }
+
+    /// Cuts this node off from `peers` (replacing any earlier set; empty heals): their
+    /// connections are closed and no new ones are made or accepted.
+    pub fn set_blocked(&self, peers: std::collections::HashSet<SocketAddr>) {
+        let cut: Vec<Connection> = {
+            let conns = self.inner.connections.lock().expect("lock");
+            conns.iter().filter(|(a, _)| peers.contains(a)).map(|(_, c)| c.clone()).collect()
+        };
+        *self.inner.blocked.write().unwrap_or_else(|e| e.into_inner()) = peers;
+        for c in cut {
+            c.close(2u32.into(), b"partitioned");
+        }
+    }
+
+    fn is_blocked(inner: &Inner, addr: &SocketAddr) -> bool {
+        inner.blocked.read().unwrap_or_else(|e| e.into_inner()).contains(addr)
     }
 
     /// Installs the receiver of mesh frames (once).
@@ -210,6 +230,9 @@ impl Transport {
 
     /// An authenticated connection to `addr`, reusing one if it is open.
     async fn connection(&self, addr: SocketAddr) -> Result<Connection, ClusterError> {
+        if Self::is_blocked(&self.inner, &addr) {
+            return Err(ClusterError::Unreachable(format!("{addr} is partitioned away")));
+        }
         if let Some(c) = self.inner.connections.lock().expect("lock").get(&addr)
             && c.close_reason().is_none()
         {
@@ -322,6 +345,10 @@ async fn accept_loop(weak: std::sync::Weak<Inner>) {
         tokio::spawn(async move {
             let Ok(Ok(conn)) = tokio::time::timeout(AUTH_TIMEOUT, incoming).await else { return };
             let Some(inner) = weak.upgrade() else { return };
+            if Transport::is_blocked(&inner, &conn.remote_address()) {
+                conn.close(2u32.into(), b"partitioned");
+                return;
+            }
             match tokio::time::timeout(AUTH_TIMEOUT, server_auth(&inner, &conn)).await {
                 Ok(Ok(peer)) => {
                     tracing::debug!(peer = %peer, addr = %conn.remote_address(), "peer authenticated");

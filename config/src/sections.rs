@@ -226,6 +226,9 @@ pub struct ClusterConfig {
     pub snapshot_logs_to_keep: u64,
     /// Certificate files for mutual TLS between nodes.
     pub tls: ClusterTlsConfig,
+    /// Serve `POST /v2/console/debug/partition`, which cuts this node off from chosen peers
+    /// (chaos testing). Default false; never enable in production.
+    pub fault_injection: bool,
 }
 
 impl Default for ClusterConfig {
@@ -246,6 +249,7 @@ impl Default for ClusterConfig {
             snapshot_logs_since_last: 10_000,
             snapshot_logs_to_keep: 1_000,
             tls: ClusterTlsConfig::default(),
+            fault_injection: false,
         }
     }
 }

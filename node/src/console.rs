@@ -145,20 +145,49 @@ async fn post_rollback(State(state): State<ConsoleState>, headers: HeaderMap) ->
     Ok(Json(bundles.rollback().await?))
 }
 
+/// `POST /v2/console/debug/partition` `{"blocked": ["127.0.0.1:7352", …]}`: cut this node's
+/// cluster traffic to and from those peers (`[]` heals). Only with
+/// `cluster.fault_injection`; otherwise the route does not exist.
+async fn post_partition(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_auth(&state, &headers)?;
+    #[derive(serde::Deserialize)]
+    struct Partition {
+        blocked: Vec<String>,
+    }
+    let p: Partition = serde_json::from_slice(&body).map_err(|e| Status::invalid(format!("invalid partition body: {e}")))?;
+    let mut peers = std::collections::HashSet::new();
+    for a in &p.blocked {
+        peers.insert(a.parse::<std::net::SocketAddr>().map_err(|_| Status::invalid(format!("invalid address {a}")))?);
+    }
+    tracing::warn!(blocked = ?p.blocked, "fault injection: partition set");
+    state.cluster.set_partition(peers);
+    Ok(Json(serde_json::json!({ "blocked": p.blocked })))
+}
+
 pub fn router(
     config: Arc<NodeConfig>,
     cluster: Cluster,
     realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
     bundles: Arc<std::sync::OnceLock<Arc<crate::bundles::Bundles>>>,
 ) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v2/console/cluster", get(get_cluster))
         .route("/v2/console/realtime", get(get_realtime))
         .route(
             "/v2/console/bundle",
             axum::routing::post(post_bundle).layer(axum::extract::DefaultBodyLimit::max(crate::bundles::BUNDLE_MAX_BYTES + (1 << 20))),
         )
-        .route("/v2/console/bundle/rollback", axum::routing::post(post_rollback))
+        .route("/v2/console/bundle/rollback", axum::routing::post(post_rollback));
+    let router = if config.cluster.fault_injection {
+        router.route("/v2/console/debug/partition", axum::routing::post(post_partition))
+    } else {
+        router
+    };
+    router
         .fallback(|| async { ApiError(Status::not_found("Not Found")) })
         .with_state(ConsoleState { config, cluster, realtime, bundles })
 }
