@@ -68,7 +68,7 @@ pub async fn upgrade(
     let vars: BTreeMap<String, String> = claims.vrs.clone().into_iter().collect();
     let (session, rx) = SessionHandle::new(user_id, claims.usn.clone(), vars, claims.exp, lang, Some(client), cfg.outgoing_queue_size);
     // Small buffers: an idle socket should cost kilobytes, not tungstenite's 128 KiB default.
-    ws.max_message_size(max).max_frame_size(max).read_buffer_size(4096).write_buffer_size(0).on_upgrade(move |socket| run(state, socket, session, rx, status))
+    ws.max_message_size(max).max_frame_size(max).read_buffer_size(4096).write_buffer_size(8192).on_upgrade(move |socket| run(state, socket, session, rx, status))
 }
 
 async fn run(state: SocketState, socket: WebSocket, session: Arc<SessionHandle>, rx: tokio::sync::mpsc::Receiver<Outgoing>, status: bool) {
@@ -139,7 +139,18 @@ async fn write_loop(
             _ = ping.tick() => Message::Ping(Default::default()),
             _ = &mut closed => break,
         };
-        match tokio::time::timeout(write_timeout, sink.send(msg)).await {
+        // Everything already queued goes out in one flush (one syscall, not one each).
+        let batch = async {
+            sink.feed(msg).await?;
+            for _ in 0..WRITE_BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(Outgoing::Text(t)) => sink.feed(Message::Text(t)).await?,
+                    Err(_) => break,
+                }
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(write_timeout, batch).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) if session.close_reason().as_deref() == Some(CLIENT_CLOSED) => break,
             _ => {
@@ -169,6 +180,9 @@ async fn write_loop(
     // handshake.
     let _ = tokio::time::timeout(write_timeout, sink.close()).await;
 }
+
+/// Queued messages written before one flush, at most.
+const WRITE_BATCH_MAX: usize = 64;
 
 /// The close reason when the client closed first: its Close is answered, not re-sent.
 const CLIENT_CLOSED: &str = "client closed";
