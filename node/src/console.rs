@@ -46,6 +46,39 @@ struct ConsoleState {
     cluster: Cluster,
     realtime: Arc<std::sync::OnceLock<crate::realtime::Realtime>>,
     bundles: Arc<std::sync::OnceLock<Arc<crate::bundles::Bundles>>>,
+    lockout: Arc<Lockout>,
+}
+
+/// Failed logins per console username: 5 within a minute lock the account for the rest of
+/// that minute (as Nakama's console), so the password cannot be guessed at speed.
+#[derive(Default)]
+struct Lockout {
+    failures: std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
+}
+
+const LOCKOUT_FAILURES: usize = 5;
+const LOCKOUT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// Usernames tracked at most (a flood of made-up names cannot grow memory).
+const LOCKOUT_USERS_MAX: usize = 10_000;
+
+impl Lockout {
+    fn recent(&self, user: &str) -> usize {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(list) = f.get_mut(user) else { return 0 };
+        list.retain(|t| t.elapsed() < LOCKOUT_WINDOW);
+        list.len()
+    }
+
+    fn fail(&self, user: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if f.len() >= LOCKOUT_USERS_MAX && !f.contains_key(user) {
+            f.retain(|_, l| l.iter().any(|t| t.elapsed() < LOCKOUT_WINDOW));
+            if f.len() >= LOCKOUT_USERS_MAX {
+                return;
+            }
+        }
+        f.entry(user.to_string()).or_default().push(std::time::Instant::now());
+    }
 }
 
 fn check_auth(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -53,9 +86,16 @@ fn check_auth(state: &ConsoleState, headers: &HeaderMap) -> Result<(), ApiError>
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Status::unauthenticated("Console authentication required."))?;
-    match basic_credentials(header) {
-        Some((u, p)) if u == state.config.console.username && p == state.config.console.password => Ok(()),
-        _ => Err(Status::unauthenticated("Invalid credentials.").into()),
+    let invalid = || ApiError(Status::unauthenticated("Console authentication invalid."));
+    let Some((u, p)) = basic_credentials(header) else { return Err(invalid()) };
+    if state.lockout.recent(&u) >= LOCKOUT_FAILURES {
+        return Err(invalid());
+    }
+    if u == state.config.console.username && p == state.config.console.password {
+        Ok(())
+    } else {
+        state.lockout.fail(&u);
+        Err(invalid())
     }
 }
 
@@ -189,5 +229,5 @@ pub fn router(
     };
     router
         .fallback(|| async { ApiError(Status::not_found("Not Found")) })
-        .with_state(ConsoleState { config, cluster, realtime, bundles })
+        .with_state(ConsoleState { config, cluster, realtime, bundles, lockout: Arc::default() })
 }

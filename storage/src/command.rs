@@ -265,7 +265,7 @@ impl Rejection {
             Rejection::UsernameTaken => (AlreadyExists, "Username is already in use."),
             Rejection::UserNotFound => (NotFound, "User account not found."),
             Rejection::DeviceInUse => (AlreadyExists, "Device ID already in use."),
-            Rejection::CustomInUse => (AlreadyExists, "Custom ID already in use."),
+            Rejection::CustomInUse => (AlreadyExists, "Custom ID is already in use."),
             Rejection::EmailInUse => (AlreadyExists, "Email already in use."),
             Rejection::LastIdentifier => (
                 PermissionDenied,

@@ -106,8 +106,11 @@ impl<T: DeserializeOwned + Default> FromRequest<Core> for Body<T> {
 }
 
 pub fn decode_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(T::default());
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(T::default()),
+        // Every REST body is a proto message: a JSON object (protojson refuses the rest).
+        Some(b'{') => {}
+        Some(_) => return Err(Status::invalid("invalid request body: expected a JSON object").into()),
     }
     serde_json::from_slice(bytes).map_err(|e| Status::invalid(format!("invalid request body: {e}")).into())
 }

@@ -65,6 +65,20 @@ async fn method_not_allowed() -> ApiError {
     ApiError(Status::new(ErrorCode::Unimplemented, "Method Not Allowed"))
 }
 
+/// A path whose percent-decoding is not UTF-8 gets Nakama's JSON error, not axum's plain
+/// text rejection (for an RPC id: the function is not found).
+async fn check_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    if percent_encoding::percent_decode_str(path).decode_utf8().is_err() {
+        if path.starts_with("/v2/rpc/") {
+            let body = serde_json::json!({"code": 5, "error": "RPC function not found", "message": "RPC function not found"});
+            return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        }
+        return ApiError(Status::invalid("Invalid path: not valid UTF-8.")).into_response();
+    }
+    next.run(req).await
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError(Status::internal()).into_response()
@@ -88,5 +102,6 @@ pub fn router(core: Core) -> Router {
             HeaderValue::from_static("no-store, no-cache, must-revalidate"),
         ))
         .layer(cors)
+        .layer(axum::middleware::from_fn(check_path))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,16 @@ fn rpc_error(status: StatusCode, code: ErrorCode, error: serde_json::Value, mess
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
+/// The body, within `socket.max_request_size_bytes`.
+async fn read_body(core: &Core, body: Body) -> Result<Bytes, ()> {
+    axum::body::to_bytes(body, core.config.socket.max_request_size_bytes as usize).await.map_err(|_| ())
+}
+
+fn too_large() -> Response {
+    let msg = "http: request body too large";
+    rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!(msg), msg)
+}
+
 fn unauthorized(message: &str) -> Response {
     rpc_error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, json!(message), message)
 }
@@ -32,8 +42,9 @@ pub async fn rpc(
     method: Method,
     headers: HeaderMap,
     q: Params,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Ok(body) = read_body(&core, body).await else { return too_large() };
     let query = q.pairs();
     let http_key = &core.config.runtime.http_key;
     let mut ctx = peer_context(peer, query, &["http_key"]);
@@ -77,7 +88,11 @@ pub async fn rpc(
     } else {
         match decode_json_str(&body) {
             Ok(s) => s,
-            Err(msg) => return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), &msg),
+            // Nakama answers every undecodable body with the same fixed message.
+            Err(_) => {
+                let msg = "json: cannot unmarshal object into Go value of type string";
+                return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!(msg), msg);
+            }
         }
     };
     let mut hdrs: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -127,8 +142,9 @@ pub async fn runtime_http(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     q: Params,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Ok(body) = read_body(&core, body).await else { return too_large() };
     let query = q.pairs();
     let http_key = &core.config.runtime.http_key;
     let key = query

@@ -129,11 +129,11 @@ impl Core {
             }
             let read = o.permission_read.unwrap_or(1);
             if !(0..=2).contains(&read) {
-                return Err(Status::invalid("Invalid read permission supplied. It must be either 0, 1 or 2."));
+                return Err(Status::invalid("Invalid Read permission supplied. It must be either 0, 1 or 2."));
             }
             let write = o.permission_write.unwrap_or(1);
             if !(0..=1).contains(&write) {
-                return Err(Status::invalid("Invalid write permission supplied. It must be either 0 or 1."));
+                return Err(Status::invalid("Invalid Write permission supplied. It must be either 0 or 1."));
             }
             let user_id = match (caller, owners) {
                 (Some(c), _) => *c,

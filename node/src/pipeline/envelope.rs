@@ -19,6 +19,10 @@ use crate::core::RpcError;
 use crate::realtime::tracker::Meta;
 use crate::realtime::{RtCode, RtError, SessionHandle};
 
+fn flex_opt_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    flex_i64(d).map(Some)
+}
+
 /// protojson numbers: int64/int32 arrive as JSON numbers or strings.
 fn flex_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[derive(Deserialize)]
@@ -105,8 +109,9 @@ struct MatchmakerAdd {
     query: String,
     string_properties: BTreeMap<String, String>,
     numeric_properties: BTreeMap<String, f64>,
-    #[serde(deserialize_with = "flex_i64")]
-    count_multiple: i64,
+    /// `Int64Value`: absent means 1.
+    #[serde(deserialize_with = "flex_opt_i64")]
+    count_multiple: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -178,6 +183,31 @@ fn go_name(key: &str) -> Option<&'static str> {
     })
 }
 
+/// `rtapi.Envelope` messages only the server sends.
+const SERVER_ONLY: &[&str] = &[
+    "channel",
+    "channel_message",
+    "channel_message_ack",
+    "channel_presence_event",
+    "error",
+    "match",
+    "match_data",
+    "match_presence_event",
+    "matchmaker_matched",
+    "matchmaker_ticket",
+    "notifications",
+    "status",
+    "status_presence_event",
+    "stream_data",
+    "stream_presence_event",
+    "party",
+    "party_data",
+    "party_join_request",
+    "party_leader",
+    "party_matchmaker_ticket",
+    "party_presence_event",
+];
+
 /// What handling one message produced.
 enum Outcome {
     /// `{cid, key: body}`.
@@ -237,8 +267,14 @@ impl Pipeline {
             [k] => k.clone(),
             _ => return false,
         };
-        let Some(go) = go_name(&key) else {
+        // A message only the server sends is a known but unhandled one (code 1, then
+        // closed); any other unknown key is an unknown JSON field: closed silently.
+        if SERVER_ONLY.contains(&key.as_str()) {
             self.send_error(cid.as_deref(), &RtError::new(RtCode::UnrecognizedPayload, "Unrecognized message."));
+            return false;
+        }
+        let Some(go) = go_name(&key) else {
+            tracing::debug!(message = %key, "received malformed payload; disconnecting");
             return false;
         };
         let pool = self.state.core.runtime.get();
@@ -367,7 +403,7 @@ impl Pipeline {
                     None
                 };
                 match id {
-                    None => Err(RtError::new(RtCode::BadInput, "Invalid match ID or token")),
+                    None => Err(RtError::new(RtCode::BadInput, "No match ID or token found")),
                     Some(id) => rt.match_join(s, &id, m.metadata, from_token).await.map(|v| Outcome::Reply("match", v)),
                 }
             }
@@ -384,12 +420,17 @@ impl Pipeline {
                     base64::engine::general_purpose::STANDARD.decode(m.data.as_bytes()).map_err(|_| Malformed)?
                 };
                 let filter: Vec<String> = m.presences.into_iter().map(|p| p.session_id).collect();
-                rt.match_data_send(s, &m.match_id, m.op_code, data, &filter, m.reliable);
+                if crate::realtime::matches::MatchId::parse(&m.match_id).is_none() {
+                    // Nakama answers a bad id (with no cid: the send is not awaited).
+                    self.send_error(None, &RtError::new(RtCode::BadInput, "Invalid match ID"));
+                } else {
+                    rt.match_data_send(s, &m.match_id, m.op_code, data, &filter, m.reliable);
+                }
                 Ok(Outcome::Silent)
             }
             "matchmaker_add" => {
                 let m: MatchmakerAdd = parse(input)?;
-                rt.matchmaker_add(s, &m.query, m.min_count, m.max_count, m.count_multiple, m.string_properties, m.numeric_properties)
+                rt.matchmaker_add(s, &m.query, m.min_count, m.max_count, m.count_multiple.unwrap_or(1), m.string_properties, m.numeric_properties)
                     .await
                     .map(|t| Outcome::Reply("matchmaker_ticket", json!({ "ticket": t })))
             }
@@ -481,6 +522,8 @@ struct Malformed;
 fn parse<T: DeserializeOwned + Default>(v: Value) -> Result<T, Malformed> {
     match v {
         Value::Null => Ok(T::default()),
-        v => serde_json::from_value(v).map_err(|_| Malformed),
+        v @ Value::Object(_) => serde_json::from_value(v).map_err(|_| Malformed),
+        // A message is a JSON object; anything else does not parse.
+        _ => Err(Malformed),
     }
 }

@@ -102,7 +102,7 @@ impl Realtime {
             query: if query.is_empty() { "*".into() } else { query.to_string() },
             min_count,
             max_count,
-            count_multiple: count_multiple.max(1),
+            count_multiple,
             string_properties: string_properties.into_iter().collect(),
             numeric_properties: numeric_properties.into_iter().collect(),
         };
