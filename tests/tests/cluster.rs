@@ -227,7 +227,21 @@ async fn restarted_node_catches_up_and_a_fourth_node_joins_as_learner_by_snapsho
     })
     .await
     .unwrap();
-    assert!(read_key(&n4.client(), &token, &uid, "k0").await.is_some(), "n4 does not have the early writes");
+    // A read may get a retryable 503 while the new learner's first read barrier waits on a
+    // loaded machine; a 200 must carry the early write.
+    let n4c = n4.client();
+    let mut early = None;
+    for _ in 0..60 {
+        let r = n4c.json("POST", "/v2/storage", Auth::Bearer(&token), json!({"object_ids":[{"collection":"c","key":"k0","user_id":uid}]})).await;
+        if r.status == 503 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+        early = r.body["objects"][0]["version"].as_str().map(str::to_string);
+        break;
+    }
+    assert!(early.is_some(), "n4 does not have the early writes");
     assert!(
         n4.data_dir.path().join("data/snapshots/current.snap").exists(),
         "n4 caught up without installing a snapshot"
