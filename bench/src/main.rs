@@ -18,6 +18,7 @@ mod leaderboard;
 mod lua_pool;
 mod matches;
 mod report;
+mod rollout;
 mod socket;
 mod socket_idle;
 mod socket_rpc;
@@ -67,6 +68,11 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+    },
+    /// A rolling module upgrade of 3 nodes under HTTP RPC load on every node.
+    Rollout {
+        #[arg(long, default_value_t = 8)]
+        clients_per_node: usize,
     },
     /// HTTP RPC echo via `?http_key=` (closed loop) on one node.
     RpcHttp {
@@ -264,7 +270,11 @@ async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.scenario {
         Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
         Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
-        Scenario::SocketRpc { clients, seconds } => socket_rpc::run(clients, seconds).await?,
+        Scenario::SocketRpc { clients, seconds } => {
+            let f = socket_rpc::run(clients, seconds).await?;
+            f.print();
+            return write_json(&cli.out, &format!("socket-rpc-1n-{clients}c"), &f);
+        }
         Scenario::SocketIdle { sockets, users, hold_seconds, sample, parallel } => {
             let f = socket_idle::run(sockets, users, hold_seconds, sample, parallel).await?;
             f.print();
@@ -279,6 +289,11 @@ async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
             let f = matches::forward(players, seconds, send_hz, tick_rate).await?;
             f.print();
             return write_json(&cli.out, &format!("match-forward-3n-{players}p"), &f);
+        }
+        Scenario::Rollout { clients_per_node } => {
+            let f = rollout::run(clients_per_node).await?;
+            f.print();
+            return write_json(&cli.out, "rollout-3n", &f);
         }
         Scenario::LeaderboardWrite { clients, seconds } => leaderboard::writes(clients, seconds).await?,
         Scenario::Leaderboard { records, clients, seconds } => {

@@ -156,22 +156,22 @@ async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
     Ok(played)
 }
 
-/// Plays every player under `plan`; returns the results of the players that lasted and the
-/// errors of those that did not.
+/// Plays every player under `plan`, each on its own task.
 fn spawn_all(players: Vec<Player>, plan: Plan) -> Vec<tokio::task::JoinHandle<anyhow::Result<Played>>> {
     players.into_iter().map(|p| tokio::spawn(play(p, plan))).collect()
 }
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Played>>>) -> (Vec<Played>, Vec<String>) {
-    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+/// Each player's result in player order: what it counted, or why it stopped early.
+async fn collect(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Played>>>) -> Vec<Result<Played, String>> {
+    let mut out = Vec::with_capacity(tasks.len());
     for t in tasks {
-        match t.await {
-            Ok(Ok(p)) => ok.push(p),
-            Ok(Err(e)) => failed.push(format!("{e:#}")),
-            Err(e) => failed.push(e.to_string()),
-        }
+        out.push(match t.await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Err(e) => Err(e.to_string()),
+        });
     }
-    (ok, failed)
+    out
 }
 
 fn plan(period: Duration, seconds: u64) -> Plan {
@@ -195,9 +195,29 @@ struct MatchCounters {
     snapshot_deliveries: u64,
 }
 
+/// The matches' counters, signalled 10 matches per RPC (each signal waits for its match's
+/// task, and one RPC must stay within the runtime's call budget).
 async fn counters(base: &str, ids: &[Arc<str>]) -> anyhow::Result<MatchCounters> {
-    let ids: Vec<&str> = ids.iter().map(|s| &**s).collect();
-    Ok(serde_json::from_value(socket::http_rpc(base, "bench_match_stats", &json!({ "ids": ids })).await?)?)
+    let mut sum = MatchCounters::default();
+    for chunk in ids.chunks(10) {
+        let ids: Vec<&str> = chunk.iter().map(|s| &**s).collect();
+        let c: MatchCounters = serde_json::from_value(socket::http_rpc(base, "bench_match_stats", &json!({ "ids": ids })).await?)?;
+        sum.matches += c.matches;
+        sum.members += c.members;
+        sum.inputs += c.inputs;
+        sum.echoes += c.echoes;
+        sum.snapshots += c.snapshots;
+        sum.snapshot_deliveries += c.snapshot_deliveries;
+    }
+    Ok(sum)
+}
+
+/// Counters read over a span of time, stamped at the span's middle.
+async fn counters_at(base: &str, ids: &[Arc<str>]) -> anyhow::Result<(Instant, MatchCounters)> {
+    let t = Instant::now();
+    let c = counters(base, ids).await?;
+    println!("match counters read in {:.2} s", t.elapsed().as_secs_f64());
+    Ok((t + t.elapsed() / 2, c))
 }
 
 async fn create_matches(base: &str, count: usize, tick_rate: u32) -> anyhow::Result<Vec<Arc<str>>> {
@@ -249,14 +269,19 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
     let plan = plan(Duration::from_secs_f64(1.0 / send_hz), seconds);
     let tasks = spawn_all(joined, plan);
     let console = Console::new(node.console_port);
+    // The counters' signals are read just outside the window the tick lateness covers.
+    sleep_until(plan.start - Duration::from_millis(500)).await;
+    let (t0, before) = counters_at(&base, &ids).await?;
     sleep_until(plan.start).await;
     console.realtime(true).await?;
-    let before = counters(&base, &ids).await?;
     sleep_until(plan.end).await;
     let stats = console.realtime(false).await?;
-    let after = counters(&base, &ids).await?;
-    let (played, failed) = collect(tasks).await;
+    let (t1, after) = counters_at(&base, &ids).await?;
+    let (played, failed): (Vec<_>, Vec<_>) = collect(tasks).await.into_iter().partition(Result::is_ok);
+    let played: Vec<Played> = played.into_iter().flatten().collect();
+    let failed: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
     let secs = seconds as f64;
+    let server_secs = t1.duration_since(t0).as_secs_f64();
     let mut per_player: Vec<f64> = played.iter().map(|p| p.snapshots as f64 / secs).collect();
     per_player.sort_by(f64::total_cmp);
     Ok(MatchesFigures {
@@ -270,9 +295,9 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
         seconds,
         tick_lateness: stats.tick_lateness,
         client_sent_per_s: played.iter().map(|p| p.sent).sum::<u64>() as f64 / secs,
-        server_inputs_per_s: (after.inputs - before.inputs) as f64 / secs,
-        server_ticks_broadcast_per_s: (after.snapshots - before.snapshots) as f64 / secs,
-        server_deliveries_per_s: (after.snapshot_deliveries - before.snapshot_deliveries) as f64 / secs,
+        server_inputs_per_s: (after.inputs - before.inputs) as f64 / server_secs,
+        server_ticks_broadcast_per_s: (after.snapshots - before.snapshots) as f64 / server_secs,
+        server_deliveries_per_s: (after.snapshot_deliveries - before.snapshot_deliveries) as f64 / server_secs,
         client_snapshots_received_per_s: played.iter().map(|p| p.snapshots).sum::<u64>() as f64 / secs,
         snapshots_expected_per_s: (total as u32 * TICK_RATE) as f64,
         per_player_snapshots_per_s_min: per_player.first().copied().unwrap_or(0.0),
@@ -376,22 +401,20 @@ pub async fn forward(players: usize, seconds: u64, send_hz: f64, tick_rate: u32)
     let plan = plan(Duration::from_secs_f64(1.0 / send_hz), seconds);
     let tasks = spawn_all(joined, plan);
     sleep_until(plan.start).await;
-    c1.realtime(true).await?;
     let before = counters(&n1.base(), &ids).await?;
+    c1.realtime(true).await?;
     sleep_until(plan.end).await;
     let stats = c1.realtime(false).await?;
     let after = counters(&n1.base(), &ids).await?;
-    let (owner_rtt, other_rtt, mut sent) = (report::histogram(), report::histogram(), 0);
-    let mut rtts = [owner_rtt, other_rtt];
-    let mut failed = Vec::new();
-    for (i, t) in tasks.into_iter().enumerate() {
-        match t.await {
-            Ok(Ok(p)) => {
+    // Players alternate between the nodes: [0] entered through the owner, [1] through n2.
+    let (mut rtts, mut sent, mut failed) = ([report::histogram(), report::histogram()], 0, Vec::new());
+    for (i, r) in collect(tasks).await.into_iter().enumerate() {
+        match r {
+            Ok(p) => {
                 sent += p.sent;
                 let _ = rtts[i % 2].add(&p.echo_rtt);
             }
-            Ok(Err(e)) => failed.push(format!("{e:#}")),
-            Err(e) => failed.push(e.to_string()),
+            Err(e) => failed.push(e),
         }
     }
     let (owner, other) = (Rtt::of(&rtts[0]), Rtt::of(&rtts[1]));

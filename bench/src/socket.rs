@@ -200,6 +200,17 @@ pub fn status_kb(pid: Option<u32>, field: &str) -> Option<u64> {
     line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
+/// CPU time (user + system) a process has used; `pid` None is this process.
+pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
+    let text = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15,
+    // in USER_HZ (100 per second on Linux).
+    let rest: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// Open file descriptors of a process.
 pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
