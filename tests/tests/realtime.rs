@@ -175,6 +175,8 @@ async fn players_on_different_nodes() {
     let ra = a.request("match_join", json!({"token": token})).await.unwrap();
     let relayed = ra["match"]["match_id"].as_str().unwrap().to_string();
     b.request("match_join", json!({"token": token})).await.unwrap();
+    // Presences replicate between nodes: A sends once its node has seen B join.
+    a.wait_push("match_presence_event", |e| e["match_id"] == relayed.as_str() && e["joins"].as_array().is_some_and(|j| j.iter().any(|p| p["user_id"] == ub.as_str()))).await.unwrap();
     a.send_no_cid("match_data_send", json!({"match_id": relayed, "op_code": "3", "data": b64("relayed across nodes")})).await.unwrap();
     let d = b.wait_push("match_data", |d| d["match_id"] == relayed.as_str()).await.unwrap();
     assert_eq!(unb64(&d["data"]), "relayed across nodes");

@@ -128,7 +128,7 @@ async fn storage_and_friends_rules() {
         .assert_error(400, 3, "Invalid collection or key value supplied. They must be set.");
     c.json("PUT", "/v2/storage", Auth::Bearer(&a), json!({"objects":[{"collection":"c","key":"k","value":"{}","permission_read":3}]}))
         .await
-        .assert_error(400, 3, "Invalid read permission supplied. It must be either 0, 1 or 2.");
+        .assert_error(400, 3, "Invalid Read permission supplied. It must be either 0, 1 or 2.");
     // Listing: default limit 1 with a cursor; another user's listing shows only public.
     let l = c.call("GET", &format!("/v2/storage/c?user_id={a_id}"), Auth::Bearer(&a), None).await.ok();
     assert_eq!(l["objects"].as_array().unwrap().len(), 1);
