@@ -52,7 +52,9 @@ struct Player {
 }
 
 struct Played {
+    /// Sends inside the window, and in all.
     sent: u64,
+    sent_total: u64,
     snapshots: u64,
     echo_rtt: Histogram<u64>,
 }
@@ -101,7 +103,7 @@ fn match_data_send(match_id: &str, op: i64, data: &[u8]) -> Message {
 /// counts what arrives inside it.
 async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
     let (mut sink, mut stream) = player.ws.split();
-    let mut played = Played { sent: 0, snapshots: 0, echo_rtt: report::histogram() };
+    let mut played = Played { sent: 0, sent_total: 0, snapshots: 0, echo_rtt: report::histogram() };
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (player.index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut next = plan.first_send + plan.period.mul_f64(jitter(&mut rng) - 0.9) * 5;
     let (mut seq, b64) = (0u64, base64::engine::general_purpose::STANDARD);
@@ -118,6 +120,7 @@ async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
                 };
                 let now = Instant::now();
                 sink.send(match_data_send(&player.match_id, player.op, data.as_bytes())).await?;
+                played.sent_total += 1;
                 if now >= plan.start {
                     played.sent += 1;
                 }
@@ -195,13 +198,16 @@ struct MatchCounters {
     snapshot_deliveries: u64,
 }
 
-/// The matches' counters, signalled 10 matches per RPC (each signal waits for its match's
-/// task, and one RPC must stay within the runtime's call budget).
+/// The matches' counters: 10 matches per RPC (each signal waits for its match's task to
+/// take it, and one RPC must stay within the runtime's call budget), the RPCs concurrently.
 async fn counters(base: &str, ids: &[Arc<str>]) -> anyhow::Result<MatchCounters> {
-    let mut sum = MatchCounters::default();
-    for chunk in ids.chunks(10) {
+    let calls = ids.chunks(10).map(|chunk| {
         let ids: Vec<&str> = chunk.iter().map(|s| &**s).collect();
-        let c: MatchCounters = serde_json::from_value(socket::http_rpc(base, "bench_match_stats", &json!({ "ids": ids })).await?)?;
+        async move { socket::http_rpc(base, "bench_match_stats", &json!({ "ids": ids })).await }
+    });
+    let mut sum = MatchCounters::default();
+    for c in futures::future::join_all(calls).await {
+        let c: MatchCounters = serde_json::from_value(c?)?;
         sum.matches += c.matches;
         sum.members += c.members;
         sum.inputs += c.inputs;
@@ -244,6 +250,8 @@ pub struct MatchesFigures {
     pub tick_lateness: Dist,
     pub client_sent_per_s: f64,
     pub server_inputs_per_s: f64,
+    /// Inputs the matches consumed of all the clients sent (warm-up included).
+    pub inputs_consumed_ratio: f64,
     pub server_ticks_broadcast_per_s: f64,
     pub server_deliveries_per_s: f64,
     pub client_snapshots_received_per_s: f64,
@@ -266,22 +274,26 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
     let specs = tokens.into_iter().enumerate().map(|(i, t)| (node.port, t, ids[i / players].clone())).collect();
     let joined = join(specs, OP_INPUT, 64).await?;
     println!("{matches} matches, {} players joined", joined.len());
+    // The counters are read before the first input and after the window (outside the span
+    // the tick lateness covers): inputs are counted from the first send to the last.
+    let (t0, before) = counters_at(&base, &ids).await?;
     let plan = plan(Duration::from_secs_f64(1.0 / send_hz), seconds);
     let tasks = spawn_all(joined, plan);
     let console = Console::new(node.console_port);
-    // The counters' signals are read just outside the window the tick lateness covers.
-    sleep_until(plan.start - Duration::from_millis(500)).await;
-    let (t0, before) = counters_at(&base, &ids).await?;
     sleep_until(plan.start).await;
     console.realtime(true).await?;
     sleep_until(plan.end).await;
     let stats = console.realtime(false).await?;
+    // Inputs sent just before the end are consumed by the next tick or two.
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let (t1, after) = counters_at(&base, &ids).await?;
     let (played, failed): (Vec<_>, Vec<_>) = collect(tasks).await.into_iter().partition(Result::is_ok);
     let played: Vec<Played> = played.into_iter().flatten().collect();
     let failed: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
     let secs = seconds as f64;
     let server_secs = t1.duration_since(t0).as_secs_f64();
+    let sending_secs = plan.end.duration_since(plan.first_send).as_secs_f64();
+    let sent_total: u64 = played.iter().map(|p| p.sent_total).sum();
     let mut per_player: Vec<f64> = played.iter().map(|p| p.snapshots as f64 / secs).collect();
     per_player.sort_by(f64::total_cmp);
     Ok(MatchesFigures {
@@ -295,7 +307,8 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
         seconds,
         tick_lateness: stats.tick_lateness,
         client_sent_per_s: played.iter().map(|p| p.sent).sum::<u64>() as f64 / secs,
-        server_inputs_per_s: (after.inputs - before.inputs) as f64 / server_secs,
+        server_inputs_per_s: (after.inputs - before.inputs) as f64 / sending_secs,
+        inputs_consumed_ratio: (after.inputs - before.inputs) as f64 / sent_total.max(1) as f64,
         server_ticks_broadcast_per_s: (after.snapshots - before.snapshots) as f64 / server_secs,
         server_deliveries_per_s: (after.snapshot_deliveries - before.snapshot_deliveries) as f64 / server_secs,
         client_snapshots_received_per_s: played.iter().map(|p| p.snapshots).sum::<u64>() as f64 / secs,
@@ -325,7 +338,12 @@ impl MatchesFigures {
             socket::ms(l.p99_us),
             socket::ms(l.max_us)
         );
-        println!("in:  clients sent {:.0}/s, matches consumed {:.0}/s", self.client_sent_per_s, self.server_inputs_per_s);
+        println!(
+            "in:  clients sent {:.0}/s, matches consumed {:.0}/s ({:.1}% of all sent)",
+            self.client_sent_per_s,
+            self.server_inputs_per_s,
+            self.inputs_consumed_ratio * 100.0
+        );
         println!(
             "out: {:.0} snapshot ticks/s, {:.0} deliveries/s; clients received {:.0}/s of {:.0}/s expected (per player min {:.2}/s, p50 {:.2}/s)",
             self.server_ticks_broadcast_per_s,
