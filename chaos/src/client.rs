@@ -94,6 +94,11 @@ impl Api {
         r.json().await.ok()
     }
 
+    /// True if a GET of `url` answers 2xx within `timeout`.
+    pub async fn get_ok(&self, url: &str, timeout: Duration) -> bool {
+        self.http.get(url).timeout(timeout).send().await.is_ok_and(|r| r.status().is_success())
+    }
+
     /// POST on a console address; returns the status and body.
     pub async fn console_post(&self, console: &str, path: &str, body: &Value, timeout: Duration) -> Result<Reply, CallError> {
         let r = self

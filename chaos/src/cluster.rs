@@ -3,16 +3,15 @@
 //! SIGSTOP/SIGCONT, partitions through the console's fault seam).
 
 use std::collections::BTreeSet;
-use std::net::{TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::client::Api;
+use crate::node::{NodeProc, free_port, strip_ansi};
 
 /// The Lua module every node loads.
 pub const MODULE: &str = include_str!("../modules/chaos.lua");
@@ -21,49 +20,6 @@ pub const MODULE: &str = include_str!("../modules/chaos.lua");
 const ELECTION_TIMEOUT_MAX_MS_DEFAULT: u64 = 1000;
 /// Longer than any fault but the membership scenario's long kill, which lowers it.
 const DEAD_NODE_GRACE_SEC_DEFAULT: u64 = 120;
-
-/// The first port of the kernel's ephemeral range: node ports are chosen below it, so
-/// none of the thousands of short-lived client connections the workload opens can take a
-/// killed node's port before it restarts.
-fn ephemeral_low() -> u16 {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
-        .unwrap_or(32768)
-}
-
-/// A port below the ephemeral range that is free for TCP (all interfaces, as the node
-/// binds) or UDP right now.
-fn free_port(udp: bool) -> anyhow::Result<u16> {
-    let hi = ephemeral_low().max(12_000);
-    for _ in 0..1000 {
-        let p = rand::random_range(10_000..hi);
-        let free = if udp {
-            UdpSocket::bind(("127.0.0.1", p)).is_ok() && UdpSocket::bind(("0.0.0.0", p)).is_ok()
-        } else {
-            TcpListener::bind(("0.0.0.0", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
-        };
-        if free {
-            return Ok(p);
-        }
-    }
-    bail!("no free port below {hi}")
-}
-
-/// `line` without terminal colour codes.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut esc = false;
-    for c in line.chars() {
-        match (esc, c) {
-            (_, '\x1b') => esc = true,
-            (true, 'm') => esc = false,
-            (true, _) => {}
-            (false, c) => out.push(c),
-        }
-    }
-    out
-}
 
 /// One member of `GET /v2/console/cluster`.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,88 +48,6 @@ pub struct ClusterStatus {
 impl ClusterStatus {
     pub fn me(&self, name: &str) -> Option<&MemberStatus> {
         self.nodes.iter().find(|m| m.name == name)
-    }
-}
-
-pub struct NodeProc {
-    pub name: String,
-    pub api_port: u16,
-    pub console_port: u16,
-    pub cluster_port: u16,
-    pub dir: PathBuf,
-    args: Vec<String>,
-    child: Option<Child>,
-    pub paused: bool,
-    /// Times this process was started.
-    pub starts: usize,
-}
-
-impl NodeProc {
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.api_port)
-    }
-    pub fn console(&self) -> String {
-        format!("127.0.0.1:{}", self.console_port)
-    }
-    pub fn cluster_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.cluster_port)
-    }
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.join("node.log")
-    }
-    pub fn is_up(&self) -> bool {
-        self.child.is_some()
-    }
-
-    fn launch(&mut self, bin: &Path) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
-        let child = Command::new(bin)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
-        self.child = Some(child);
-        self.paused = false;
-        self.starts += 1;
-        Ok(())
-    }
-
-    fn signal(&self, sig: libc::c_int) -> anyhow::Result<()> {
-        let Some(c) = &self.child else { bail!("{} is not running", self.name) };
-        // SAFETY: kill(2) on our own child's pid; no memory is involved.
-        let rc = unsafe { libc::kill(c.id() as libc::pid_t, sig) };
-        if rc != 0 {
-            bail!("kill({}, {sig}) failed: {}", self.name, std::io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// SIGKILL, then reap.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.paused = false;
-    }
-
-    pub fn pause(&mut self) -> anyhow::Result<()> {
-        self.signal(libc::SIGSTOP)?;
-        self.paused = true;
-        Ok(())
-    }
-
-    pub fn resume(&mut self) -> anyhow::Result<()> {
-        self.signal(libc::SIGCONT)?;
-        self.paused = false;
-        Ok(())
-    }
-
-    /// True if the process exited on its own (crash).
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 }
 
@@ -280,6 +154,15 @@ impl Cluster {
         serde_json::from_value(v).ok()
     }
 
+    /// True if node `i` answers `GET /healthcheck` within 1 s.
+    pub async fn serves(&self, i: usize) -> bool {
+        if !self.nodes[i].is_up() || self.nodes[i].paused {
+            return false;
+        }
+        let url = format!("{}/healthcheck", self.nodes[i].base());
+        self.api.get_ok(&url, Duration::from_secs(1)).await
+    }
+
     /// The node that says it is the leader (highest term if several do), as an index.
     pub async fn leader(&self) -> Option<usize> {
         let mut best: Option<(u64, usize)> = None;
@@ -308,11 +191,16 @@ impl Cluster {
         None
     }
 
-    /// True when every node runs, sees all members ready, and all agree on one leader.
+    /// True when every node serves its API (`/healthcheck`; a restarted node reports
+    /// ready in gossip before it has finished starting), sees all members ready, and all
+    /// agree on one leader.
     pub async fn is_ready(&self) -> bool {
         let n = self.nodes.len();
         let mut leaders = BTreeSet::new();
         for i in 0..n {
+            if !self.serves(i).await {
+                return false;
+            }
             let Some(s) = self.status(i).await else { return false };
             let ready = s.nodes.iter().filter(|m| m.ready).count();
             if ready < n || s.leader.is_empty() {
@@ -339,7 +227,7 @@ impl Cluster {
                     .into_iter()
                     .zip(&self.nodes)
                     .map(|(s, n)| match s {
-                        None => format!("{}: no answer", n.name),
+                        None => format!("{}: no console answer", n.name),
                         Some(s) => format!(
                             "{}: leader {:?}, {}",
                             n.name,
@@ -348,7 +236,14 @@ impl Cluster {
                         ),
                     })
                     .collect();
-                bail!("cluster not ready after {timeout:?}: {}", views.join("; "));
+                let mut silent = Vec::new();
+                for i in 0..self.nodes.len() {
+                    if !self.serves(i).await {
+                        silent.push(self.nodes[i].name.clone());
+                    }
+                }
+                let silent = if silent.is_empty() { String::new() } else { format!(" (API not serving: {})", silent.join(",")) };
+                bail!("cluster not ready after {timeout:?}{silent}: {}", views.join("; "));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

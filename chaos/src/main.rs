@@ -10,6 +10,7 @@ mod client;
 mod cluster;
 mod history;
 mod nemesis;
+mod node;
 mod report;
 mod workload;
 

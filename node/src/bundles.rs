@@ -27,6 +27,8 @@ pub const UPGRADE_TIMEOUT: Duration = Duration::from_secs(60);
 /// itself (it missed the rollout).
 const CATCH_UP_AFTER: Duration = Duration::from_secs(20);
 const CATCH_UP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a starting node keeps trying to read the cluster's bundle.
+const STARTUP_BARRIER_FOR: Duration = Duration::from_secs(300);
 /// How long a commit is retried while the cluster elects a leader.
 const COMMIT_RETRY_FOR: Duration = Duration::from_secs(15);
 /// How long a rollout waits for gossip to show a node's new version.
@@ -88,7 +90,15 @@ impl Bundles {
     /// The bundle this node starts with: the cluster's, seeded from `local` when the
     /// cluster has none yet.
     pub async fn startup_bundle(&self, local: ModuleBundle) -> anyhow::Result<ModuleBundle> {
-        self.core.read_barrier().await.map_err(|e| anyhow::anyhow!("reading the cluster's bundle: {}", e.message))?;
+        // A restart may meet an election or a slow catch-up: keep trying rather than exit.
+        let deadline = Instant::now() + STARTUP_BARRIER_FOR;
+        while let Err(e) = self.core.read_barrier().await {
+            if Instant::now() >= deadline {
+                anyhow::bail!("reading the cluster's bundle: {}", e.message);
+            }
+            tracing::info!(error = %e.message, "waiting for the cluster before loading its bundle");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         let current = match self.core.reader.bundle_current()? {
             Some(c) => c,
             None => {
