@@ -258,15 +258,20 @@ pub struct MatchesFigures {
     pub snapshots_expected_per_s: f64,
     pub per_player_snapshots_per_s_min: f64,
     pub per_player_snapshots_per_s_p50: f64,
+    /// CPU used in the window by the node and by this client (cores).
+    pub node_cpu_cores: f64,
+    pub client_cpu_cores: f64,
 }
 
 pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64) -> anyhow::Result<MatchesFigures> {
     const TICK_RATE: u32 = 10;
     let modules = socket::modules_dir();
     let node = TestNode::start(&socket::node_args(&modules)).await?;
-    if let Some(pid) = socket::node_pid(node.port) {
+    let pid = socket::node_pid(node.port);
+    if let Some(pid) = pid {
         println!("node pid {pid}");
     }
+    let cpu = || (pid.and_then(|p| socket::cpu_time(Some(p))).unwrap_or_default(), socket::cpu_time(None).unwrap_or_default());
     let base = node.base();
     let total = matches * players;
     let ids = create_matches(&base, matches, TICK_RATE).await?;
@@ -282,7 +287,9 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
     let console = Console::new(node.console_port);
     sleep_until(plan.start).await;
     console.realtime(true).await?;
+    let (node_cpu0, client_cpu0) = cpu();
     sleep_until(plan.end).await;
+    let (node_cpu1, client_cpu1) = cpu();
     let stats = console.realtime(false).await?;
     // Inputs sent just before the end are consumed by the next tick or two.
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -315,6 +322,8 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
         snapshots_expected_per_s: (total as u32 * TICK_RATE) as f64,
         per_player_snapshots_per_s_min: per_player.first().copied().unwrap_or(0.0),
         per_player_snapshots_per_s_p50: per_player.get(per_player.len() / 2).copied().unwrap_or(0.0),
+        node_cpu_cores: (node_cpu1 - node_cpu0).as_secs_f64() / secs,
+        client_cpu_cores: (client_cpu1 - client_cpu0).as_secs_f64() / secs,
     })
 }
 
@@ -353,6 +362,7 @@ impl MatchesFigures {
             self.per_player_snapshots_per_s_min,
             self.per_player_snapshots_per_s_p50
         );
+        println!("cpu: node {:.2} cores, client {:.2} cores", self.node_cpu_cores, self.client_cpu_cores);
     }
 }
 
@@ -361,6 +371,7 @@ impl MatchesFigures {
 pub struct Rtt {
     pub count: u64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -368,7 +379,12 @@ pub struct Rtt {
 impl Rtt {
     fn of(h: &Histogram<u64>) -> Rtt {
         let ms = |v: u64| v as f64 / 1000.0;
-        Rtt { count: h.len(), p50_ms: ms(h.value_at_quantile(0.5)), p99_ms: ms(h.value_at_quantile(0.99)), max_ms: ms(h.max()) }
+        Rtt {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.5)),
+            p90_ms: ms(h.value_at_quantile(0.9)),
+            p99_ms: ms(h.value_at_quantile(0.99)), max_ms: ms(h.max()),
+        }
     }
 }
 
@@ -477,9 +493,9 @@ impl ForwardFigures {
             socket::ms(l.p99_us)
         );
         println!("echoes: {} sent in the window, {} echoed by the match", self.echoes_sent, self.server_echoes);
-        println!("{:<22} {:>8} {:>8} {:>8} {:>8}", "send → echo", "count", "p50 ms", "p99 ms", "max ms");
+        println!("{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}", "send → echo", "count", "p50 ms", "p90 ms", "p99 ms", "max ms");
         for (name, r) in [("players on n1 (owner)", &self.rtt_owner_node), ("players on n2", &self.rtt_other_node)] {
-            println!("{name:<22} {:>8} {:>8.2} {:>8.2} {:>8.2}", r.count, r.p50_ms, r.p99_ms, r.max_ms);
+            println!("{name:<22} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>8.2}", r.count, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms);
         }
         println!("n2 − n1: p50 {:+.2} ms, p99 {:+.2} ms", self.rtt_p50_diff_ms, self.rtt_p99_diff_ms);
     }

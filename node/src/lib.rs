@@ -157,6 +157,10 @@ pub async fn start(config: NodeConfig) -> anyhow::Result<NodeHandle> {
     }));
     let app = api::router(core.clone()).merge(pipeline::router(core.clone(), realtime.clone()));
     let api_server = tokio::spawn(async move {
+        // Pushes and replies must not wait on Nagle (Nakama's Go server has nodelay on too).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |s| {
+            let _ = s.set_nodelay(true);
+        });
         let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stop_api.await;
