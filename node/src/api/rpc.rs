@@ -91,7 +91,7 @@ pub async fn rpc(
             // Nakama answers every undecodable body with the same fixed message.
             Err(_) => {
                 let msg = "json: cannot unmarshal object into Go value of type string";
-                return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!(msg), msg);
+                return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, json!({}), msg);
             }
         }
     };
