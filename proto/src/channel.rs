@@ -197,19 +197,44 @@ pub fn stream_to_channel_id(stream: &Stream) -> Option<String> {
     })
 }
 
-impl ChannelMessage {
-    /// Sets `room_name`, `group_id` or `user_id_one`/`user_id_two` from the channel's
-    /// stream, as Nakama derives them.
-    pub fn set_stream_fields(&mut self, stream: &Stream) {
+/// What a channel's stream says about it, as Nakama derives `room_name`, `group_id` and
+/// `user_id_one`/`user_id_two` (empty fields are left out of JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelFields {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub room_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user_id_one: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user_id_two: String,
+}
+
+impl ChannelFields {
+    pub fn of(stream: &Stream) -> ChannelFields {
+        let mut f = ChannelFields::default();
         match stream.mode {
-            stream_mode::CHANNEL => self.room_name = stream.label.clone(),
-            stream_mode::GROUP => self.group_id = stream.subject.clone(),
+            stream_mode::CHANNEL => f.room_name = stream.label.clone(),
+            stream_mode::GROUP => f.group_id = stream.subject.clone(),
             stream_mode::DM => {
-                self.user_id_one = stream.subject.clone();
-                self.user_id_two = stream.subcontext.clone();
+                f.user_id_one = stream.subject.clone();
+                f.user_id_two = stream.subcontext.clone();
             }
             _ => {}
         }
+        f
+    }
+}
+
+impl ChannelMessage {
+    /// Sets the fields the channel's stream determines ([`ChannelFields`]).
+    pub fn set_stream_fields(&mut self, stream: &Stream) {
+        let f = ChannelFields::of(stream);
+        self.room_name = f.room_name;
+        self.group_id = f.group_id;
+        self.user_id_one = f.user_id_one;
+        self.user_id_two = f.user_id_two;
     }
 }
 

@@ -18,21 +18,10 @@ fn put_list(obj: &mut serde_json::Map<String, Value>, key: &str, list: Vec<UserP
     }
 }
 
-/// The channel fields (`room_name`, `group_id`, `user_id_one/two`) of a channel stream.
+/// Adds a channel stream's `room_name` / `group_id` / `user_id_one`/`two` to `obj`.
 pub fn channel_fields(stream: &Stream, obj: &mut serde_json::Map<String, Value>) {
-    let mut put = |k: &str, v: &str| {
-        if !v.is_empty() {
-            obj.insert(k.into(), Value::String(v.into()));
-        }
-    };
-    match stream.mode {
-        stream_mode::CHANNEL => put("room_name", &stream.label),
-        stream_mode::GROUP => put("group_id", &stream.subject),
-        stream_mode::DM => {
-            put("user_id_one", &stream.subject);
-            put("user_id_two", &stream.subcontext);
-        }
-        _ => {}
+    if let Ok(Value::Object(fields)) = serde_json::to_value(shoal_proto::ChannelFields::of(stream)) {
+        obj.extend(fields);
     }
 }
 
