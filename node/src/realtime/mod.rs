@@ -22,6 +22,7 @@ use crate::core::Core;
 
 mod channel;
 mod events;
+mod match_loop;
 pub mod matches;
 pub mod matchmaker;
 mod matchmaker_pool;
