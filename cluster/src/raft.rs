@@ -120,6 +120,10 @@ impl RaftHandle {
             election_timeout_max: c.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(c.snapshot_logs_since_last),
             max_in_snapshot_log_to_keep: c.snapshot_logs_to_keep,
+            // Each snapshot chunk (and the install the last one waits for) may take as long
+            // as any other cross-node call; openraft's 200 ms default fails big transfers
+            // on a loaded machine and retries them from the start, forever.
+            install_snapshot_timeout: c.call_timeout_ms,
             ..Default::default()
         }
         .validate()
@@ -182,9 +186,11 @@ impl RaftHandle {
         }
     }
 
-    /// Sends a request to the leader. If this node learns of another leader (or of none)
-    /// while waiting, the call ends at once with `LeaderChanged`: a leader that died with
-    /// the request would otherwise hold the caller until its deadline.
+    /// Sends a request to the leader. If this node learns of another leader (or of none),
+    /// or of a new term, while waiting, the call ends at once with `LeaderChanged`: a leader
+    /// that died with the request would otherwise hold the caller until its deadline. The
+    /// term matters when the same node is elected again after a restart: the request went
+    /// down with the old process, on a connection nothing will ever answer.
     async fn forward(
         &self,
         leader: Option<NodeId>,
@@ -195,9 +201,14 @@ impl RaftHandle {
         let addr: SocketAddr =
             node.cluster_addr.parse().map_err(|e| ClusterError::Config(format!("bad leader address: {e}")))?;
         let mut metrics = self.raft.metrics();
+        let term = metrics.borrow().current_term;
         let leader_changed = async move {
             loop {
-                if metrics.borrow_and_update().current_leader != leader {
+                let changed = {
+                    let m = metrics.borrow_and_update();
+                    m.current_leader != leader || m.current_term != term
+                };
+                if changed {
                     return;
                 }
                 if metrics.changed().await.is_err() {

@@ -19,6 +19,7 @@ mod leaderboard;
 mod leaderboard_apply;
 mod leaderboard_read;
 mod log_store;
+mod purge_gate;
 mod notifications;
 mod rank_cache;
 mod read;
@@ -105,11 +106,20 @@ pub fn open(dir: &std::path::Path) -> Result<(LogStore, StateMachine, Reader), O
         .map_err(|source| OpenError::RankCache { path: db_path.display().to_string(), source })?;
     let entries: u64 = ranks.partitions().iter().map(|p| p.2).sum();
     tracing::info!(entries, elapsed_ms = started.elapsed().as_millis() as u64, "rank cache rebuilt");
+    let purge = purge_gate::PurgeGate::open(db.clone())
+        .map_err(|source| OpenError::Db { path: db_path.display().to_string(), source })?;
     Ok((
-        LogStore::new(db.clone()),
-        StateMachine::new(db.clone(), snapshot_dir, ranks.clone()),
+        LogStore::new(db.clone(), purge.clone()),
+        StateMachine::new(db.clone(), snapshot_dir, ranks.clone(), purge),
         Reader::new(db, ranks),
     ))
+}
+
+/// Write options that sync the WAL before returning.
+fn synced() -> rocksdb::WriteOptions {
+    let mut w = rocksdb::WriteOptions::default();
+    w.set_sync(true);
+    w
 }
 
 #[cfg(test)]

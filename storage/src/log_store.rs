@@ -16,12 +16,15 @@ use rocksdb::{DB, Direction, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::codec::{decode, encode};
 use crate::keys::{self, CF_LOG, CF_META};
-use crate::{NodeId, StorageError, TypeConfig};
+use crate::purge_gate::PurgeGate;
+use crate::{NodeId, StorageError, TypeConfig, synced};
 
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
     flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// Purges go through it: never past the last snapshot on disk (see `purge_gate`).
+    purge: PurgeGate,
 }
 
 /// Syncs the WAL for batches of appends and completes their callbacks in order. Stops
@@ -49,16 +52,10 @@ fn spawn_flusher(db: &Arc<DB>) -> std::sync::mpsc::Sender<LogFlushed<TypeConfig>
     tx
 }
 
-fn synced() -> WriteOptions {
-    let mut w = WriteOptions::default();
-    w.set_sync(true);
-    w
-}
-
 impl LogStore {
-    pub(crate) fn new(db: Arc<DB>) -> Self {
+    pub(crate) fn new(db: Arc<DB>, purge: PurgeGate) -> Self {
         let flusher = spawn_flusher(&db);
-        LogStore { db, flusher }
+        LogStore { db, flusher, purge }
     }
     fn cf_log(&self) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(CF_LOG).expect("log column family exists")
@@ -165,10 +162,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf_meta(), keys::META_LAST_PURGED, encode(&log_id));
-        batch.delete_range_cf(self.cf_log(), keys::log_key(0), keys::log_key(log_id.index + 1));
-        self.db.write_opt(batch, &synced()).map_err(|e| StorageIOError::write_logs(&e).into())
+        self.purge.want(log_id).map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }
 

@@ -27,7 +27,8 @@ use crate::codec::{decode, encode};
 use crate::command::{Command, Reply, Response};
 use crate::keys::{self, CF_DATA, CF_META};
 use crate::rank_cache::RankCache;
-use crate::{ClusterNode, NodeId, StorageError, TypeConfig};
+use crate::purge_gate::PurgeGate;
+use crate::{ClusterNode, NodeId, StorageError, TypeConfig, synced};
 
 type Membership = StoredMembership<NodeId, ClusterNode>;
 
@@ -37,6 +38,8 @@ pub struct StateMachine {
     snapshot_dir: PathBuf,
     /// Shared with the `Reader`; changed only after the batch of an apply is written.
     ranks: RankCache,
+    /// Told of every snapshot saved, so the log is purged only as far as one on disk.
+    purge: PurgeGate,
 }
 
 /// What a snapshot file holds.
@@ -52,15 +55,9 @@ struct SnapshotData {
     entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-fn synced() -> WriteOptions {
-    let mut w = WriteOptions::default();
-    w.set_sync(true);
-    w
-}
-
 impl StateMachine {
-    pub(crate) fn new(db: Arc<DB>, snapshot_dir: PathBuf, ranks: RankCache) -> Self {
-        StateMachine { db, snapshot_dir, ranks }
+    pub(crate) fn new(db: Arc<DB>, snapshot_dir: PathBuf, ranks: RankCache, purge: PurgeGate) -> Self {
+        StateMachine { db, snapshot_dir, ranks, purge }
     }
 
     fn cf_data(&self) -> &rocksdb::ColumnFamily {
@@ -95,6 +92,10 @@ impl StateMachine {
         std::fs::write(&tmp, encode(file))
             .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
             .and_then(|_| std::fs::rename(&tmp, self.current_snapshot_path()))
+            .and_then(|_| std::fs::File::open(&self.snapshot_dir)?.sync_all())
+            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        self.purge
+            .snapshot_saved(file.meta.last_log_id)
             .map_err(|e| StorageIOError::write_snapshot(sig, &e).into())
     }
 }

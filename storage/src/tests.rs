@@ -1,6 +1,6 @@
 //! Unit tests of the storage crate through openraft's storage traits.
 
-use openraft::storage::{RaftLogStorage, RaftStateMachine};
+use openraft::storage::{RaftLogReader, RaftLogStorage, RaftStateMachine};
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftSnapshotBuilder};
 use uuid::Uuid;
 
@@ -234,10 +234,44 @@ async fn log_store_survives_reopen() {
     assert_eq!(log.read_vote().await.unwrap(), Some(openraft::Vote::new(3, 1)));
     let state = log.get_log_state().await.unwrap();
     assert_eq!(state.last_log_id.unwrap().index, 1);
-    log.purge(LogId::new(CommittedLeaderId::new(1, 1), 1)).await.unwrap();
+}
+
+/// openraft asks for a purge as soon as it hands a received snapshot to the state machine;
+/// the log must keep every entry beyond the last snapshot on disk until the next one is.
+#[tokio::test]
+async fn purge_waits_for_a_snapshot_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = |i| LogId::new(CommittedLeaderId::new(1, 1), i);
+    let entries: Vec<_> =
+        (1..=3).map(|i| entry(i, Command::RevokeAllBefore { user_id: Uuid::nil(), before: i as i64 })).collect();
+    {
+        let (mut log, mut sm, _r) = open(dir.path()).unwrap();
+        for e in &entries {
+            log.put_entry_for_test(e);
+        }
+        log.purge(id(2)).await.unwrap();
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, None, "no snapshot yet: nothing may go");
+        assert_eq!(log.try_get_log_entries(1..=3).await.unwrap().len(), 3);
+
+        sm.apply(entries[..1].to_vec()).await.unwrap();
+        let snap = sm.build_snapshot().await.unwrap();
+        assert_eq!(snap.meta.last_log_id, Some(id(1)));
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(1)), "held at the snapshot on disk");
+        assert_eq!(log.try_get_log_entries(1..=3).await.unwrap().len(), 2);
+    }
+    // The held purge survives a restart as the lower, true point; the next snapshot frees it.
+    let (mut log, mut sm, _r) = open(dir.path()).unwrap();
     let state = log.get_log_state().await.unwrap();
-    assert_eq!(state.last_purged_log_id.unwrap().index, 1);
-    assert_eq!(state.last_log_id.unwrap().index, 1);
+    assert_eq!(state.last_purged_log_id, Some(id(1)));
+    assert_eq!(state.last_log_id, Some(id(3)));
+    log.purge(id(2)).await.unwrap();
+    sm.apply(entries[1..].to_vec()).await.unwrap();
+    sm.build_snapshot().await.unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id, Some(id(2)));
+    assert_eq!(log.try_get_log_entries(1..=3).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
