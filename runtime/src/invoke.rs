@@ -121,7 +121,7 @@ impl Vm {
         build_args: impl FnOnce(&Vm, mlua::Table) -> mlua::Result<MultiValue>,
     ) -> Result<MultiValue, RuntimeError> {
         let args = self.unlimited(|vm| {
-            context::build(&vm.lua, &vm.shared.config, mode, ctx).and_then(|c| build_args(vm, c))
+            context::build(vm, mode, ctx).and_then(|c| build_args(vm, c))
         });
         let args = args.map_err(|e| self.fatal(e))?;
         self.invoke(f, args)

@@ -230,8 +230,7 @@ impl MatchHandler {
             tick_rate: None,
         };
         let built = vm.unlimited(|vm| -> mlua::Result<(Table, Table, Value)> {
-            let ctx =
-                context::build_match(&vm.lua, &vm.shared.config, &CallContext::default(), &keys)?;
+            let ctx = context::build_match(vm, &CallContext::default(), &keys)?;
             let dispatcher = dispatcher(&vm.lua, &vm.wrap, &ctx, &recorder)?;
             let params = match &params {
                 Some(p) => json_to_lua(&vm.lua, p)?,
@@ -456,7 +455,7 @@ impl MatchHandler {
                         label: Some(&self.label),
                         tick_rate: Some(self.tick_rate),
                     };
-                    context::build_match(&vm.lua, &vm.shared.config, user, &keys)?
+                    context::build_match(vm, user, &keys)?
                 }
                 None => self.context.clone(),
             };

@@ -20,6 +20,8 @@ pub struct Vm {
     /// Wraps a Rust function so its failures are raised as Lua string errors (see
     /// `sandbox::PRELUDE`).
     pub(crate) wrap: Function,
+    /// Makes context tables (`context::CONSTRUCTOR`).
+    pub(crate) context: Function,
     pub(crate) handlers: Arc<Mutex<Handlers>>,
     pub(crate) budget: Arc<Budget>,
     pub(crate) shared: Arc<Shared>,
@@ -88,10 +90,12 @@ impl Vm {
             sb.preload.raw_set(m.name.as_str(), f).map_err(internal)?;
         }
 
+        let context = crate::context::constructor(&sb.lua).map_err(internal)?;
         Ok(Vm {
             lua: sb.lua,
             pcall: sb.pcall,
             wrap: sb.wrap,
+            context,
             handlers,
             budget,
             shared,
