@@ -34,6 +34,7 @@ mod error;
 mod host;
 mod invoke;
 mod match_core;
+mod match_tables;
 mod nk;
 mod pool;
 mod registry;

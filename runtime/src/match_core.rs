@@ -23,6 +23,7 @@ use shoal_proto::ErrorCode;
 use crate::context::{self, CallContext, MatchKeys};
 use crate::convert::{as_i64, as_text, json_to_lua};
 use crate::error::RuntimeError;
+use crate::match_tables::MatchTables;
 use crate::nk::{self, Args, NkResult, canonical_uuid, raise};
 use crate::vm::Vm;
 
@@ -148,6 +149,7 @@ pub struct MatchHandler {
     /// time, as in Nakama).
     context: Table,
     dispatcher: Table,
+    tables: MatchTables,
     state: RegistryKey,
     recorder: Arc<Mutex<Recorder>>,
     /// Declared last: dropped after the Lua values above.
@@ -251,6 +253,7 @@ impl MatchHandler {
             vm.lua.create_registry_value(state)
         });
         let state = stored.map_err(|e| vm.fatal(e))?;
+        let tables = MatchTables::new(&vm.lua).map_err(|e| vm.fatal(e))?;
 
         let mut fns = fns.into_iter().skip(1);
         let mut next = || fns.next().expect("seven callbacks");
@@ -266,6 +269,7 @@ impl MatchHandler {
             signal_fn: next(),
             context: ctx,
             dispatcher,
+            tables,
             state,
             recorder,
             vm,
@@ -282,14 +286,14 @@ impl MatchHandler {
         presence: &MatchPresence,
         metadata: &BTreeMap<String, String>,
     ) -> Result<JoinDecision, RuntimeError> {
-        let f = self.join_attempt_fn.clone();
+        let (f, tables) = (self.join_attempt_fn.clone(), self.tables.clone());
         let mut v = self.call("match_join_attempt", &f, Some(ctx), tick, |lua| {
             let meta = lua.create_table_with_capacity(0, metadata.len())?;
             for (k, val) in metadata {
                 meta.raw_set(k.as_str(), val.as_str())?;
             }
             Ok(vec![
-                Value::Table(presence_table(lua, presence, false)?),
+                Value::Table(tables.presence(lua, presence, false)?),
                 Value::Table(meta),
             ])
         })?;
@@ -346,27 +350,27 @@ impl MatchHandler {
 
     /// `match_join`; `Ok(false)` when it returned a nil state (the match ends).
     pub fn join(&mut self, tick: i64, presences: &[MatchPresence]) -> Result<bool, RuntimeError> {
-        let f = self.join_fn.clone();
+        let (f, tables) = (self.join_fn.clone(), self.tables.clone());
         let v = self.call("match_join", &f, None, tick, |lua| {
-            Ok(vec![Value::Table(presence_list(lua, presences)?)])
+            Ok(vec![Value::Table(tables.presence_list(lua, presences)?)])
         })?;
         self.update_state(v, "Match join returned too many values, stopping match")
     }
 
     /// `match_leave`; `Ok(false)` when it returned a nil state.
     pub fn leave(&mut self, tick: i64, presences: &[MatchPresence]) -> Result<bool, RuntimeError> {
-        let f = self.leave_fn.clone();
+        let (f, tables) = (self.leave_fn.clone(), self.tables.clone());
         let v = self.call("match_leave", &f, None, tick, |lua| {
-            Ok(vec![Value::Table(presence_list(lua, presences)?)])
+            Ok(vec![Value::Table(tables.presence_list(lua, presences)?)])
         })?;
         self.update_state(v, "Match leave returned too many values, stopping match")
     }
 
     /// `match_loop`; `Ok(false)` when it returned a nil state.
     pub fn tick(&mut self, tick: i64, messages: &[MatchMessage]) -> Result<bool, RuntimeError> {
-        let f = self.loop_fn.clone();
+        let (f, tables) = (self.loop_fn.clone(), self.tables.clone());
         let v = self.call("match_loop", &f, None, tick, |lua| {
-            Ok(vec![Value::Table(message_list(lua, messages)?)])
+            Ok(vec![Value::Table(tables.message_list(lua, messages)?)])
         })?;
         self.update_state(v, "Match loop returned too many values, stopping match")
     }
@@ -534,45 +538,6 @@ fn init_result(v: Vec<Value>) -> Result<(Value, u32, String), RuntimeError> {
         Some(Value::Nil) | None => Err(match_error("Match initial state must not be nil")),
         Some(state) => Ok((state, rate as u32, label)),
     }
-}
-
-/// `{user_id, session_id, username, node}`, plus `reason` for join and leave lists.
-fn presence_table(lua: &Lua, p: &MatchPresence, reason: bool) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 5)?;
-    t.raw_set("user_id", p.user_id.as_str())?;
-    t.raw_set("session_id", p.session_id.as_str())?;
-    t.raw_set("username", p.username.as_str())?;
-    t.raw_set("node", p.node.as_str())?;
-    if reason {
-        t.raw_set("reason", p.reason)?;
-    }
-    Ok(t)
-}
-
-fn presence_list(lua: &Lua, presences: &[MatchPresence]) -> mlua::Result<Table> {
-    let list = lua.create_table_with_capacity(presences.len(), 0)?;
-    for (i, p) in presences.iter().enumerate() {
-        list.raw_set(i + 1, presence_table(lua, p, true)?)?;
-    }
-    Ok(list)
-}
-
-/// `match_loop`'s messages: `{sender, op_code, data (raw string, or absent), reliable,
-/// receive_time_ms}`.
-fn message_list(lua: &Lua, messages: &[MatchMessage]) -> mlua::Result<Table> {
-    let list = lua.create_table_with_capacity(messages.len(), 0)?;
-    for (i, m) in messages.iter().enumerate() {
-        let t = lua.create_table_with_capacity(0, 5)?;
-        t.raw_set("sender", presence_table(lua, &m.sender, false)?)?;
-        t.raw_set("op_code", m.op_code)?;
-        if let Some(data) = &m.data {
-            t.raw_set("data", lua.create_string(data)?)?;
-        }
-        t.raw_set("reliable", m.reliable)?;
-        t.raw_set("receive_time_ms", m.receive_time_ms)?;
-        list.raw_set(i + 1, t)?;
-    }
-    Ok(list)
 }
 
 /// The dispatcher table: `broadcast_message`, `broadcast_message_deferred`, `match_kick`,
