@@ -17,7 +17,7 @@ use crate::node::{NodeProc, free_port, strip_ansi};
 pub const MODULE: &str = include_str!("../modules/chaos.lua");
 
 /// Shoal's default election timeout upper bound (`cluster.election_timeout_max_ms`).
-const ELECTION_TIMEOUT_MAX_MS_DEFAULT: u64 = 1000;
+const ELECTION_TIMEOUT_MAX_MS_DEFAULT: u64 = 600;
 /// Longer than any fault but the membership scenario's long kill, which lowers it.
 const DEAD_NODE_GRACE_SEC_DEFAULT: u64 = 120;
 

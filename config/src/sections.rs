@@ -209,11 +209,13 @@ pub struct ClusterConfig {
     pub voters: usize,
     /// How long a dead node stays a voter before it is removed. Default 60.
     pub dead_node_grace_sec: u64,
-    /// Raft heartbeat interval. Default 100.
+    /// Raft heartbeat interval. Default 50.
     pub heartbeat_interval_ms: u64,
-    /// Lower bound of the Raft election timeout. Default 500.
+    /// Lower bound of the Raft election timeout. Default 300.
     pub election_timeout_min_ms: u64,
-    /// Upper bound of the Raft election timeout. Default 1000.
+    /// Upper bound of the Raft election timeout; also how long a follower that hears from
+    /// its leader refuses to vote for another (openraft's leader lease), so a leader's
+    /// failure is noticed after one to two of it. Default 600.
     pub election_timeout_max_ms: u64,
     /// Deadline of every cross-node call. Default 5000.
     pub call_timeout_ms: u64,
@@ -241,9 +243,9 @@ impl Default for ClusterConfig {
             secret: "defaultclustersecret".to_owned(),
             voters: 3,
             dead_node_grace_sec: 60,
-            heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
             call_timeout_ms: 5000,
             gossip_interval_ms: 200,
             snapshot_logs_since_last: 10_000,
