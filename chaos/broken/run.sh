@@ -25,11 +25,11 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-(cd "$root" && cargo build --bin shoal --bin shoal-chaos)
+(cd "$root" && cargo build -p shoal-node -p shoal-chaos --bin shoal --bin shoal-chaos)
 cp "$bin" "$scratch/shoal.good"
 git -C "$root" worktree add --detach "$wt" HEAD >/dev/null
 git -C "$wt" apply "$patch"
-(cd "$wt" && cargo build --bin shoal)
+(cd "$wt" && cargo build -p shoal-node --bin shoal)
 cp "$bin" "$scratch/shoal.broken"
 cp "$scratch/shoal.good" "$bin"
 
