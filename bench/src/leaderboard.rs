@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde_json::json;
-use shoal_tests::{TestCluster, TestNode};
+use shoal_tests::TestNode;
 
-use crate::report;
+use crate::load::{self, Load};
+use crate::{http, report};
 
 const MODULE: &str = r#"local nk = require("nakama")
 nk.leaderboard_create("bench", true, "desc", "best", "", nil, true)
@@ -25,6 +25,9 @@ nk.register_rpc(function(context, payload)
 end, "fill")
 "#;
 
+/// Concurrent fill calls.
+const FILL_CLIENTS: usize = 32;
+
 fn owner(i: u64) -> String {
     format!("00000000-0000-4000-8000-{i:012x}")
 }
@@ -35,26 +38,14 @@ fn modules() -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-async fn session(http: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<String> {
-    let resp: serde_json::Value = http
-        .post(format!("{base}/v2/account/authenticate/custom?create=true"))
-        .basic_auth("defaultkey", Some(""))
-        .json(&json!({"id": id}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(resp["token"].as_str().context("authenticate gave no token")?.to_owned())
-}
-
 /// Fills `bench` with `records` records from `clients` concurrent fill calls.
-async fn fill(http: &reqwest::Client, base: &str, records: u64, clients: usize) -> anyhow::Result<Duration> {
+async fn fill(client: &reqwest::Client, base: &str, records: u64, clients: usize) -> anyhow::Result<Duration> {
     const BATCH: u64 = 250;
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (http, base, next) = (http.clone(), base.to_owned(), next.clone());
+        let (client, base, next) = (client.clone(), base.to_owned(), next.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let from = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
@@ -62,10 +53,9 @@ async fn fill(http: &reqwest::Client, base: &str, records: u64, clients: usize) 
                     return Ok::<(), anyhow::Error>(());
                 }
                 let to = (from + BATCH).min(records);
-                let payload = serde_json::to_string(&serde_json::to_string(&json!({"from": from, "to": to}))?)?;
-                let resp = http
+                let resp = client
                     .post(format!("{base}/v2/rpc/fill?http_key=defaulthttpkey"))
-                    .body(payload)
+                    .body(http::rpc_body(&json!({"from": from, "to": to})))
                     .send()
                     .await?;
                 anyhow::ensure!(resp.status().is_success(), "fill failed: {}", resp.text().await.unwrap_or_default());
@@ -78,6 +68,7 @@ async fn fill(http: &reqwest::Client, base: &str, records: u64, clients: usize) 
     Ok(started.elapsed())
 }
 
+#[derive(Debug, serde::Serialize)]
 pub struct Figures {
     pub results: Vec<report::Result>,
     pub fill_seconds: f64,
@@ -86,33 +77,49 @@ pub struct Figures {
     pub rank_cache_rebuild: String,
 }
 
+impl Figures {
+    pub fn print(&self) {
+        println!("{}", report::Result::table_header());
+        for r in &self.results {
+            println!("{}", r.table_row());
+        }
+        println!(
+            "records {} filled in {:.1} s; restart to serving {} ms; rank cache rebuilt: {}",
+            self.records, self.fill_seconds, self.restart_to_serving_ms, self.rank_cache_rebuild
+        );
+    }
+}
+
 pub async fn reads(records: u64, clients: usize, seconds: u64) -> anyhow::Result<Figures> {
     let dir = modules()?;
     let path = dir.path().display().to_string();
+    // Default log level: the rank cache rebuild is logged at info.
     let mut node = TestNode::start(&["--runtime.path", &path]).await?;
     let base = node.base();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    // No request timeout: one fill call writes a batch of records.
+    let fill_client = reqwest::Client::builder().pool_max_idle_per_host(FILL_CLIENTS).build()?;
     println!("filling {records} records ...");
-    let filled = fill(&http, &base, records, 32).await?;
+    let filled = fill(&fill_client, &base, records, FILL_CLIENTS).await?;
     println!("filled in {:.1} s ({:.0} records/s)", filled.as_secs_f64(), records as f64 / filled.as_secs_f64());
-    let token = Arc::new(session(&http, &base, "bench-reader-1").await?);
+    let token: Arc<str> = http::sessions(std::slice::from_ref(&base), "bench-reader", 1, 1).await?.remove(0).into();
+    let client = http::client(clients);
     let mut results = Vec::new();
     for c in [1, clients] {
-        let (http2, base2, token2) = (http.clone(), base.clone(), token.clone());
-        let (elapsed, h, errors) = crate::closed_loop(c, seconds, move |_, _| {
-            let (http, url, token) = (http2.clone(), format!("{base2}/v2/leaderboard/bench?limit=100"), token2.clone());
-            async move { get_ok(&http, &url, &token).await }
+        let (http2, base2, token2) = (client.clone(), base.clone(), token.clone());
+        let run = load::run(Load::closed(c, seconds), move |_, _| {
+            let req = http2.get(format!("{base2}/v2/leaderboard/bench?limit=100")).bearer_auth(&*token2);
+            http::send_ok(req)
         })
         .await;
-        results.push(report::Result::new("leaderboard-top100", 1, c, elapsed, &h, errors));
-        let (http2, base2, token2) = (http.clone(), base.clone(), token.clone());
-        let (elapsed, h, errors) = crate::closed_loop(c, seconds, move |i, n| {
+        results.push(run.result("leaderboard-top100", 1));
+        let (http2, base2, token2) = (client.clone(), base.clone(), token.clone());
+        let run = load::run(Load::closed(c, seconds), move |i, n| {
             let o = owner((i as u64 * 7_777_777 + n * 104_729) % records);
-            let (http, url, token) = (http2.clone(), format!("{base2}/v2/leaderboard/bench/owner/{o}?limit=100"), token2.clone());
-            async move { get_ok(&http, &url, &token).await }
+            let req = http2.get(format!("{base2}/v2/leaderboard/bench/owner/{o}?limit=100")).bearer_auth(&*token2);
+            http::send_ok(req)
         })
         .await;
-        results.push(report::Result::new("leaderboard-around-owner", 1, c, elapsed, &h, errors));
+        results.push(run.result("leaderboard-around-owner", 1));
     }
     // Restart: RocksDB open, rank cache rebuild, Lua pool, then serving.
     node.kill();
@@ -129,39 +136,19 @@ pub async fn reads(records: u64, clients: usize, seconds: u64) -> anyhow::Result
     Ok(Figures { results, fill_seconds: filled.as_secs_f64(), records, restart_to_serving_ms: restart, rank_cache_rebuild: rebuild })
 }
 
-async fn get_ok(http: &reqwest::Client, url: &str, token: &str) -> bool {
-    match http.get(url).bearer_auth(token).send().await {
-        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-        _ => false,
-    }
-}
-
 /// Client record writes (REST) through every node of a 3-node cluster, one user per client.
-pub async fn writes(clients: usize, seconds: u64) -> anyhow::Result<report::Result> {
+pub async fn writes(load: Load) -> anyhow::Result<report::Result> {
     let dir = modules()?;
     let path = dir.path().display().to_string();
-    let cluster = TestCluster::start(3, &[0, 1, 2], &["--logger.level", "warn", "--runtime.path", &path]).await?;
-    let bases: Vec<String> = cluster.nodes.iter().map(|n| n.base()).collect();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    let mut sessions = Vec::new();
-    for i in 0..clients {
-        let base = bases[i % bases.len()].clone();
-        let token = session(&http, &base, &format!("bench-writer-{i:06}")).await?;
-        sessions.push((base, token));
-    }
-    let sessions = Arc::new(sessions);
-    let (elapsed, h, errors) = crate::closed_loop(clients, seconds, move |i, n| {
-        let (http, sessions) = (http.clone(), sessions.clone());
-        async move {
-            let (base, token) = &sessions[i];
-            let body = json!({"score": (n * 7919 + i as u64) % 100_000, "subscore": n % 10});
-            match http.post(format!("{base}/v2/leaderboard/bench_client")).bearer_auth(token).json(&body).send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
-            }
-        }
+    let (bases, cluster) = crate::start(3, &["--runtime.path", &path]).await?;
+    let tokens = Arc::new(http::sessions(&bases, "bench-writer", load.clients, 32).await?);
+    let (client, bases) = (http::client(load.clients), Arc::new(bases));
+    let run = load::run(load, move |i, n| {
+        let (base, token) = (&bases[i % bases.len()], &tokens[i]);
+        let body = json!({"score": (n * 7919 + i as u64) % 100_000, "subscore": n % 10});
+        http::send_ok(client.post(format!("{base}/v2/leaderboard/bench_client")).bearer_auth(token).json(&body))
     })
     .await;
     drop(cluster);
-    Ok(report::Result::new("leaderboard-write", 3, clients, elapsed, &h, errors))
+    Ok(run.result("leaderboard-write", 3))
 }

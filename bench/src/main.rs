@@ -1,27 +1,35 @@
 //! `shoal-bench`: benchmark scenarios against real `shoal` processes started from the
-//! release binary. Each prints a table row and writes its result as JSON under
-//! `bench/results/`. Figures are measurements, never assertions.
+//! release binary. Each prints its figures and writes them as JSON under `bench/results/`;
+//! `all` runs every scenario and rewrites the table in `BENCHMARKS.md`. Figures are
+//! measurements, never assertions.
 //!
 //! `cargo build --release --bin shoal && cargo run -p shoal-bench --release -- storage-write --nodes 3 --clients 64`
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serde_json::json;
 use shoal_tests::{TestCluster, TestNode};
 
+mod all;
+mod auth;
+mod failover;
+mod http;
 mod leaderboard;
+mod load;
 mod lua_pool;
+mod markdown;
 mod matches;
 mod report;
 mod rollout;
+mod rpc_http;
 mod socket;
 mod socket_idle;
 mod socket_rpc;
+mod storage;
+mod summary;
+mod sysstat;
+
+use load::Load;
 
 #[derive(Parser)]
 #[command(name = "shoal-bench")]
@@ -35,7 +43,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// Replicated storage-object writes (closed loop), each client its own user and keys.
+    /// Every scenario in sequence (under 20 minutes on 2 cores): one table, `all.json`, and
+    /// the table in BENCHMARKS.md.
+    All {
+        /// The file whose `<!-- bench:all:begin -->`…`<!-- bench:all:end -->` part is rewritten.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        markdown: PathBuf,
+    },
+    /// Replicated storage-object writes, each client its own user and keys.
     StorageWrite {
         #[arg(long, default_value_t = 3)]
         nodes: usize,
@@ -43,6 +58,30 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Open loop at this many requests per second (closed loop when absent).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Storage-object reads (one object per request) of objects written beforehand.
+    StorageRead {
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Device authentication on one node: fresh ids (create), then the same ids again.
+    AuthDevice {
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Per phase.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// The Lua runtime in-process: fresh-VM build time, VM lease cost, RPC echo call.
     LuaPool {
@@ -52,8 +91,8 @@ enum Scenario {
         #[arg(long, default_value_t = 200_000)]
         iterations: u64,
     },
-    /// A board of `records` records on one node: top-100 and around-owner reads, and the
-    /// rank-cache rebuild when the node restarts.
+    /// A board of `records` records on one node: top-100 and around-owner reads (1 and
+    /// `clients` clients), and the rank-cache rebuild when the node restarts.
     Leaderboard {
         #[arg(long, default_value_t = 1_000_000)]
         records: u64,
@@ -68,18 +107,22 @@ enum Scenario {
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// A rolling module upgrade of 3 nodes under HTTP RPC load on every node.
     Rollout {
         #[arg(long, default_value_t = 8)]
         clients_per_node: usize,
     },
-    /// HTTP RPC echo via `?http_key=` (closed loop) on one node.
+    /// HTTP RPC echo via `?http_key=` on one node.
     RpcHttp {
         #[arg(long, default_value_t = 50)]
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// The Lua `echo` RPC over realtime sockets (closed loop), one socket per client, one node.
     SocketRpc {
@@ -133,115 +176,35 @@ enum Scenario {
         #[arg(long, default_value_t = 60)]
         tick_rate: u32,
     },
+    /// Leader SIGKILL in a 3-node cluster under open-loop writes: time until writes resume.
+    Failover {
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Writes per second (through the followers).
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+    },
 }
 
-/// Starts `nodes` nodes (one plain node when 1) and returns their client API base URLs.
-async fn start(nodes: usize) -> anyhow::Result<(Vec<String>, Option<TestCluster>, Option<TestNode>)> {
-    let quiet = ["--logger.level", "warn"];
+/// The nodes of one scenario; killed when dropped.
+pub enum Nodes {
+    One(TestNode),
+    Cluster(TestCluster),
+}
+
+/// Starts `nodes` nodes (one plain node when 1) with quiet logs and `extra_args`, and
+/// returns their client API base URLs.
+pub async fn start(nodes: usize, extra_args: &[&str]) -> anyhow::Result<(Vec<String>, Nodes)> {
+    let mut args = vec!["--logger.level", "warn"];
+    args.extend_from_slice(extra_args);
     if nodes == 1 {
-        let n = TestNode::start(&quiet).await?;
-        Ok((vec![n.base()], None, Some(n)))
+        let n = TestNode::start(&args).await?;
+        Ok((vec![n.base()], Nodes::One(n)))
     } else {
         let order: Vec<usize> = (0..nodes).collect();
-        let c = TestCluster::start(nodes, &order, &quiet).await?;
-        Ok((c.nodes.iter().map(|n| n.base()).collect(), Some(c), None))
+        let c = TestCluster::start(nodes, &order, &args).await?;
+        Ok((c.nodes.iter().map(|n| n.base()).collect(), Nodes::Cluster(c)))
     }
-}
-
-async fn storage_write(nodes: usize, clients: usize, seconds: u64) -> anyhow::Result<report::Result> {
-    let (bases, _cluster, _node) = start(nodes).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    // One user per client, spread over the nodes; sessions made before the clock starts.
-    let mut sessions = Vec::new();
-    for i in 0..clients {
-        let base = bases[i % bases.len()].clone();
-        let resp: serde_json::Value = http
-            .post(format!("{base}/v2/account/authenticate/custom?create=true"))
-            .basic_auth("defaultkey", Some(""))
-            .json(&json!({"id": format!("bench-user-{i:06}")}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = resp["token"].as_str().context("authenticate gave no token")?.to_string();
-        sessions.push((base, token));
-    }
-    let sessions = Arc::new(sessions);
-    let (elapsed, total, errors) = closed_loop(clients, seconds, move |i, n| {
-        let (http, sessions) = (http.clone(), sessions.clone());
-        async move {
-            let (base, token) = &sessions[i];
-            let body = json!({"objects":[{"collection":"bench","key":format!("k{}", n % 1000),"value":format!("{{\"c\":{i},\"n\":{n}}}")}]});
-            match http.put(format!("{base}/v2/storage")).bearer_auth(token).json(&body).send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
-            }
-        }
-    })
-    .await;
-    Ok(report::Result::new("storage-write", nodes, clients, elapsed, &total, errors))
-}
-
-/// Runs `clients` closed-loop workers for `seconds`; each call returns true on success.
-pub(crate) async fn closed_loop<F, Fut>(clients: usize, seconds: u64, call: F) -> (std::time::Duration, hdrhistogram::Histogram<u64>, u64)
-where
-    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..clients {
-        let (call, stop, errors) = (call.clone(), stop.clone(), errors.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut h = report::histogram();
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                n += 1;
-                let t = Instant::now();
-                if call(i, n).await {
-                    h.record(t.elapsed().as_micros().max(1) as u64).ok();
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            h
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = start.elapsed();
-    let mut total = report::histogram();
-    for t in tasks {
-        if let Ok(h) = t.await {
-            let _ = total.add(h);
-        }
-    }
-    (elapsed, total, errors.load(Ordering::Relaxed))
-}
-
-async fn rpc_http(clients: usize, seconds: u64) -> anyhow::Result<report::Result> {
-    let modules = tempfile::tempdir()?;
-    std::fs::write(
-        modules.path().join("echo.lua"),
-        "require('nakama').register_rpc(function(context, payload) return payload end, 'echo')\n",
-    )?;
-    let node = TestNode::start(&["--logger.level", "warn", "--runtime.path", &modules.path().display().to_string()]).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    let url = format!("{}/v2/rpc/echo?http_key=defaulthttpkey", node.base());
-    let body = serde_json::to_string(&serde_json::to_string(&json!({"hello": "world", "n": 42}))?)?;
-    let (elapsed, h, errors) = closed_loop(clients, seconds, move |_, _| {
-        let (http, url, body) = (http.clone(), url.clone(), body.clone());
-        async move {
-            match http.post(&url).body(body).send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
-            }
-        }
-    })
-    .await;
-    Ok(report::Result::new("rpc-http", 1, clients, elapsed, &h, errors))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -254,11 +217,24 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(network_scenario(cli))
 }
 
-fn write_json(out: &std::path::Path, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+fn write_json(out: &Path, name: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
     std::fs::create_dir_all(out)?;
     let file = out.join(format!("{name}.json"));
     std::fs::write(&file, serde_json::to_string_pretty(value)?)?;
     println!("wrote {}", file.display());
+    Ok(())
+}
+
+/// Prints load results and writes each as `<scenario>-<nodes>n-<clients>c[-open].json`.
+fn write_results(out: &Path, results: &[report::Result]) -> anyhow::Result<()> {
+    println!("{}", report::Result::table_header());
+    for r in results {
+        println!("{}", r.table_row());
+    }
+    for r in results {
+        let open = if r.target_rate_per_s.is_some() { "-open" } else { "" };
+        write_json(out, &format!("{}-{}n-{}c{open}", r.scenario, r.nodes, r.clients), r)?;
+    }
     Ok(())
 }
 
@@ -267,54 +243,55 @@ async fn network_scenario(cli: Cli) -> anyhow::Result<()> {
         let release = shoal_tests::shoal_bin();
         anyhow::ensure!(release.exists(), "{} not found: run `cargo build --release --bin shoal` first", release.display());
     }
-    let result = match cli.scenario {
-        Scenario::StorageWrite { nodes, clients, seconds } => storage_write(nodes, clients, seconds).await?,
-        Scenario::RpcHttp { clients, seconds } => rpc_http(clients, seconds).await?,
+    let out = &cli.out;
+    match cli.scenario {
+        Scenario::All { markdown } => all::run(out, &markdown).await,
+        Scenario::StorageWrite { nodes, clients, seconds, rate } => {
+            write_results(out, &[storage::write(nodes, Load { clients, seconds, rate }).await?])
+        }
+        Scenario::StorageRead { nodes, clients, seconds, rate } => {
+            write_results(out, &[storage::read(nodes, Load { clients, seconds, rate }).await?])
+        }
+        Scenario::AuthDevice { clients, seconds, rate } => write_results(out, &auth::run(Load { clients, seconds, rate }).await?),
+        Scenario::RpcHttp { clients, seconds, rate } => write_results(out, &[rpc_http::run(Load { clients, seconds, rate }).await?]),
+        Scenario::LeaderboardWrite { clients, seconds, rate } => {
+            write_results(out, &[leaderboard::writes(Load { clients, seconds, rate }).await?])
+        }
         Scenario::SocketRpc { clients, seconds } => {
             let f = socket_rpc::run(clients, seconds).await?;
             f.print();
-            return write_json(&cli.out, &format!("socket-rpc-1n-{clients}c"), &f);
+            write_json(out, &format!("socket-rpc-1n-{clients}c"), &f)
         }
         Scenario::SocketIdle { sockets, users, hold_seconds, sample, parallel } => {
             let f = socket_idle::run(sockets, users, hold_seconds, sample, parallel).await?;
             f.print();
-            return write_json(&cli.out, "socket-idle", &f);
+            write_json(out, "socket-idle", &f)
         }
         Scenario::Matches { matches, players, seconds, send_hz } => {
             let f = matches::matches(matches, players, seconds, send_hz).await?;
             f.print();
-            return write_json(&cli.out, &format!("matches-{matches}m-{players}p"), &f);
+            write_json(out, &format!("matches-{matches}m-{players}p"), &f)
         }
         Scenario::MatchForward { players, seconds, send_hz, tick_rate } => {
             let f = matches::forward(players, seconds, send_hz, tick_rate).await?;
             f.print();
-            return write_json(&cli.out, &format!("match-forward-3n-{players}p"), &f);
+            write_json(out, &format!("match-forward-3n-{players}p"), &f)
         }
         Scenario::Rollout { clients_per_node } => {
             let f = rollout::run(clients_per_node).await?;
             f.print();
-            return write_json(&cli.out, "rollout-3n", &f);
+            write_json(out, "rollout-3n", &f)
         }
-        Scenario::LeaderboardWrite { clients, seconds } => leaderboard::writes(clients, seconds).await?,
+        Scenario::Failover { rounds, rate } => {
+            let f = failover::run(rounds, rate).await?;
+            f.print();
+            write_json(out, "failover-3n", &f)
+        }
         Scenario::Leaderboard { records, clients, seconds } => {
             let f = leaderboard::reads(records, clients, seconds).await?;
-            println!("{}", report::Result::table_header());
-            for r in &f.results {
-                println!("{}", r.table_row());
-            }
-            println!(
-                "records {} filled in {:.1} s; restart to serving {} ms; rank cache rebuilt: {}",
-                f.records, f.fill_seconds, f.restart_to_serving_ms, f.rank_cache_rebuild
-            );
-            let json = serde_json::json!({
-                "results": f.results, "records": f.records, "fill_seconds": f.fill_seconds,
-                "restart_to_serving_ms": f.restart_to_serving_ms, "rank_cache_rebuild": f.rank_cache_rebuild,
-            });
-            return write_json(&cli.out, "leaderboard", &json);
+            f.print();
+            write_json(out, "leaderboard", &f)
         }
         Scenario::LuaPool { .. } => anyhow::bail!("lua-pool runs in-process, without a node"),
-    };
-    println!("{}", report::Result::table_header());
-    println!("{}", result.table_row());
-    write_json(&cli.out, &format!("{}-{}n-{}c", result.scenario, result.nodes, result.clients), &result)
+    }
 }

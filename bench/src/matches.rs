@@ -3,13 +3,17 @@
 //! `matches`: `matches` matches on one node, each with `players` socket players sending one
 //! input per send period; the match consumes them and broadcasts one snapshot per tick.
 //! Figures: tick-start lateness (console), message rates in and out (clients and the
-//! matches' own counters), snapshots received per player.
+//! matches' own counters), snapshots received per player, and client-to-client latency:
+//! every input carries its send time, and one observer per match records, for each other
+//! player's input it sees in a snapshot for the first time, the time since that send
+//! (input → next tick → broadcast, so up to one tick period of waiting is part of it).
 //!
 //! `match-forward`: one match owned by node 1 of three, half its players on node 1 and half
 //! on node 2, each asking for echoes at a steady rate. Figures: node 1's forwarding delay of
 //! data that entered through node 2, and the send → echo round trip per entry node.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +25,7 @@ use serde_json::{Value, json};
 use shoal_tests::{TestCluster, TestNode};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::report;
+use crate::{http, report, sysstat};
 use crate::socket::{self, Console, Dist, Ws};
 
 const OP_INPUT: i64 = 1;
@@ -49,6 +53,8 @@ struct Player {
     index: usize,
     match_id: Arc<str>,
     op: i64,
+    /// Records client-to-client latency from the snapshots it receives.
+    observe: bool,
 }
 
 struct Played {
@@ -57,6 +63,7 @@ struct Played {
     sent_total: u64,
     snapshots: u64,
     echo_rtt: Histogram<u64>,
+    client_to_client: Histogram<u64>,
 }
 
 #[derive(Deserialize)]
@@ -79,7 +86,7 @@ async fn join(specs: Vec<(u16, String, Arc<str>)>, op: i64, parallel: usize) -> 
             let mut ws = socket::connect(port, &token, None).await?;
             let reply = socket::request(&mut ws, "join", "match_join", json!({ "match_id": &*match_id })).await?;
             anyhow::ensure!(reply.get("match").is_some(), "match_join gave {reply}");
-            Ok(Player { ws, index, match_id, op })
+            Ok(Player { ws, index, match_id, op, observe: false })
         })
         .buffered(parallel.max(1))
         .try_collect()
@@ -103,7 +110,9 @@ fn match_data_send(match_id: &str, op: i64, data: &[u8]) -> Message {
 /// counts what arrives inside it.
 async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
     let (mut sink, mut stream) = player.ws.split();
-    let mut played = Played { sent: 0, sent_total: 0, snapshots: 0, echo_rtt: report::histogram() };
+    let mut played =
+        Played { sent: 0, sent_total: 0, snapshots: 0, echo_rtt: report::histogram(), client_to_client: report::histogram() };
+    let mut seen = HashMap::new();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (player.index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut next = plan.first_send + plan.period.mul_f64(jitter(&mut rng) - 0.9) * 5;
     let (mut seq, b64) = (0u64, base64::engine::general_purpose::STANDARD);
@@ -116,7 +125,7 @@ async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
                 seq += 1;
                 let data = match player.op {
                     OP_ECHO => plan.epoch.elapsed().as_micros().to_string(),
-                    _ => format!("p{}:{seq}", player.index),
+                    _ => format!("p{}:{seq}:{}", player.index, plan.epoch.elapsed().as_micros()),
                 };
                 let now = Instant::now();
                 sink.send(match_data_send(&player.match_id, player.op, data.as_bytes())).await?;
@@ -140,7 +149,12 @@ async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
                 let Ok(Push { match_data: Some(md) }) = serde_json::from_str::<Push>(text.as_str()) else { continue };
                 let op = md.op_code.as_i64().or_else(|| md.op_code.as_str().and_then(|s| s.parse().ok()));
                 match op {
-                    Some(OP_SNAPSHOT) if now >= plan.start && now < plan.end => played.snapshots += 1,
+                    Some(OP_SNAPSHOT) if now >= plan.start && now < plan.end => {
+                        played.snapshots += 1;
+                        if player.observe && let Some(d) = md.data {
+                            record_inputs(&d, player.index, now, &plan, &mut seen, &mut played.client_to_client);
+                        }
+                    }
                     Some(OP_ECHOED) => {
                         let sent_us = md.data.and_then(|d| b64.decode(d.as_bytes()).ok()).and_then(|b| String::from_utf8(b).ok()?.parse::<u64>().ok());
                         if let Some(sent) = sent_us.map(|us| plan.epoch + Duration::from_micros(us))
@@ -157,6 +171,28 @@ async fn play(player: Player, plan: Plan) -> anyhow::Result<Played> {
     }
     let _ = sink.close().await;
     Ok(played)
+}
+
+/// Records the send → receive time of every other player's input in a snapshot (base64 of
+/// `tick;p<index>:<seq>:<sent µs>;…`) not seen before, when it was sent inside the window.
+fn record_inputs(data: &str, me: usize, now: Instant, plan: &Plan, seen: &mut HashMap<usize, u64>, h: &mut Histogram<u64>) {
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) else { return };
+    let Ok(text) = std::str::from_utf8(&bytes) else { return };
+    for part in text.split(';').skip(1) {
+        let mut fields = part.trim_start_matches('p').split(':').map(|f| f.parse::<u64>().ok());
+        let (Some(Some(index)), Some(Some(seq)), Some(Some(sent_us))) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let index = index as usize;
+        if index == me || seen.get(&index).is_some_and(|&s| s >= seq) {
+            continue;
+        }
+        seen.insert(index, seq);
+        let sent = plan.epoch + Duration::from_micros(sent_us);
+        if sent >= plan.start && sent < plan.end {
+            report::record(h, now.saturating_duration_since(sent));
+        }
+    }
 }
 
 /// Plays every player under `plan`, each on its own task.
@@ -203,7 +239,7 @@ struct MatchCounters {
 async fn counters(base: &str, ids: &[Arc<str>]) -> anyhow::Result<MatchCounters> {
     let calls = ids.chunks(10).map(|chunk| {
         let ids: Vec<&str> = chunk.iter().map(|s| &**s).collect();
-        async move { socket::http_rpc(base, "bench_match_stats", &json!({ "ids": ids })).await }
+        async move { http::rpc(base, "bench_match_stats", &json!({ "ids": ids })).await }
     });
     let mut sum = MatchCounters::default();
     for c in futures::future::join_all(calls).await {
@@ -230,7 +266,7 @@ async fn create_matches(base: &str, count: usize, tick_rate: u32) -> anyhow::Res
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
         let batch = (count - ids.len()).min(25);
-        let made = socket::http_rpc(base, "bench_create_matches", &json!({ "count": batch, "tick_rate": tick_rate })).await?;
+        let made = http::rpc(base, "bench_create_matches", &json!({ "count": batch, "tick_rate": tick_rate })).await?;
         let made: Vec<String> = serde_json::from_value(made)?;
         ids.extend(made.into_iter().map(Arc::from));
     }
@@ -258,26 +294,25 @@ pub struct MatchesFigures {
     pub snapshots_expected_per_s: f64,
     pub per_player_snapshots_per_s_min: f64,
     pub per_player_snapshots_per_s_p50: f64,
-    /// CPU used in the window by the node and by this client (cores).
-    pub node_cpu_cores: f64,
-    pub client_cpu_cores: f64,
+    /// Input send → seen in a snapshot by another player of the match.
+    pub client_to_client: Rtt,
+    /// Over the measured window.
+    pub sys: sysstat::SysStats,
 }
 
 pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64) -> anyhow::Result<MatchesFigures> {
     const TICK_RATE: u32 = 10;
     let modules = socket::modules_dir();
     let node = TestNode::start(&socket::node_args(&modules)).await?;
-    let pid = socket::node_pid(node.port);
-    if let Some(pid) = pid {
-        println!("node pid {pid}");
-    }
-    let cpu = || (pid.and_then(|p| socket::cpu_time(Some(p))).unwrap_or_default(), socket::cpu_time(None).unwrap_or_default());
     let base = node.base();
     let total = matches * players;
     let ids = create_matches(&base, matches, TICK_RATE).await?;
-    let tokens = socket::sessions(&base, "bench-player", total, 32).await?;
+    let tokens = http::sessions(std::slice::from_ref(&base), "bench-player", total, 32).await?;
     let specs = tokens.into_iter().enumerate().map(|(i, t)| (node.port, t, ids[i / players].clone())).collect();
-    let joined = join(specs, OP_INPUT, 64).await?;
+    let mut joined = join(specs, OP_INPUT, 64).await?;
+    for p in &mut joined {
+        p.observe = p.index % players == 0;
+    }
     println!("{matches} matches, {} players joined", joined.len());
     // The counters are read before the first input and after the window (outside the span
     // the tick lateness covers): inputs are counted from the first send to the last.
@@ -287,9 +322,9 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
     let console = Console::new(node.console_port);
     sleep_until(plan.start).await;
     console.realtime(true).await?;
-    let (node_cpu0, client_cpu0) = cpu();
+    let sampler = sysstat::Sampler::start();
     sleep_until(plan.end).await;
-    let (node_cpu1, client_cpu1) = cpu();
+    let sys = sampler.stop().await;
     let stats = console.realtime(false).await?;
     // Inputs sent just before the end are consumed by the next tick or two.
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -303,6 +338,10 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
     let sent_total: u64 = played.iter().map(|p| p.sent_total).sum();
     let mut per_player: Vec<f64> = played.iter().map(|p| p.snapshots as f64 / secs).collect();
     per_player.sort_by(f64::total_cmp);
+    let mut client_to_client = report::histogram();
+    for p in &played {
+        let _ = client_to_client.add(&p.client_to_client);
+    }
     Ok(MatchesFigures {
         matches,
         players_per_match: players,
@@ -322,8 +361,8 @@ pub async fn matches(matches: usize, players: usize, seconds: u64, send_hz: f64)
         snapshots_expected_per_s: (total as u32 * TICK_RATE) as f64,
         per_player_snapshots_per_s_min: per_player.first().copied().unwrap_or(0.0),
         per_player_snapshots_per_s_p50: per_player.get(per_player.len() / 2).copied().unwrap_or(0.0),
-        node_cpu_cores: (node_cpu1 - node_cpu0).as_secs_f64() / secs,
-        client_cpu_cores: (client_cpu1 - client_cpu0).as_secs_f64() / secs,
+        client_to_client: Rtt::of(&client_to_client),
+        sys,
     })
 }
 
@@ -362,7 +401,12 @@ impl MatchesFigures {
             self.per_player_snapshots_per_s_min,
             self.per_player_snapshots_per_s_p50
         );
-        println!("cpu: node {:.2} cores, client {:.2} cores", self.node_cpu_cores, self.client_cpu_cores);
+        let c = &self.client_to_client;
+        println!(
+            "client to client over {} inputs: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            c.count, c.p50_ms, c.p90_ms, c.p99_ms, c.max_ms
+        );
+        println!("cpu: node {:.0}% of a core, client {:.0}%", self.sys.server_cpu_pct, self.sys.client_cpu_pct);
     }
 }
 
@@ -383,7 +427,8 @@ impl Rtt {
             count: h.len(),
             p50_ms: ms(h.value_at_quantile(0.5)),
             p90_ms: ms(h.value_at_quantile(0.9)),
-            p99_ms: ms(h.value_at_quantile(0.99)), max_ms: ms(h.max()),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
         }
     }
 }
@@ -405,6 +450,8 @@ pub struct ForwardFigures {
     pub rtt_other_node: Rtt,
     pub rtt_p50_diff_ms: f64,
     pub rtt_p99_diff_ms: f64,
+    /// Over the measured window, all three nodes.
+    pub sys: sysstat::SysStats,
 }
 
 pub async fn forward(players: usize, seconds: u64, send_hz: f64, tick_rate: u32) -> anyhow::Result<ForwardFigures> {
@@ -423,7 +470,7 @@ pub async fn forward(players: usize, seconds: u64, send_hz: f64, tick_rate: u32)
     let ids = create_matches(&n1.base(), 1, tick_rate).await?;
     let match_id = ids[0].clone();
     anyhow::ensure!(match_id.ends_with(&format!(".{}", n1.name)), "match {match_id} is not owned by {}", n1.name);
-    let tokens = socket::sessions(&n1.base(), "bench-forward", players, 32).await?;
+    let tokens = http::sessions(&[n1.base()], "bench-forward", players, 32).await?;
     // Even players enter through the owner (node 1), odd ones through node 2.
     let specs = tokens.into_iter().enumerate().map(|(i, t)| (if i % 2 == 0 { n1.port } else { n2.port }, t, match_id.clone())).collect();
     let joined = join(specs, OP_ECHO, 16).await?;
@@ -437,7 +484,9 @@ pub async fn forward(players: usize, seconds: u64, send_hz: f64, tick_rate: u32)
     sleep_until(plan.start).await;
     let before = counters(&n1.base(), &ids).await?;
     c1.realtime(true).await?;
+    let sampler = sysstat::Sampler::start();
     sleep_until(plan.end).await;
+    let sys = sampler.stop().await;
     let stats = c1.realtime(false).await?;
     let after = counters(&n1.base(), &ids).await?;
     // Players alternate between the nodes: [0] entered through the owner, [1] through n2.
@@ -469,6 +518,7 @@ pub async fn forward(players: usize, seconds: u64, send_hz: f64, tick_rate: u32)
         rtt_p99_diff_ms: other.p99_ms - owner.p99_ms,
         rtt_owner_node: owner,
         rtt_other_node: other,
+        sys,
     })
 }
 

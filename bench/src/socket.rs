@@ -1,6 +1,6 @@
-//! Shared pieces of the realtime scenarios: sessions over REST, sockets with small buffers
-//! (optionally from a chosen loopback source address), Nakama envelopes, the node's console
-//! figures and its process (pid, RSS).
+//! Shared pieces of the realtime scenarios: sockets with small buffers (optionally from a
+//! chosen loopback source address), Nakama envelopes, failures named by kind, and the
+//! node's console figures.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -29,30 +29,6 @@ pub fn modules_dir() -> String {
 /// Node flags of the realtime scenarios: quiet logs, the bench modules.
 pub fn node_args(modules: &str) -> [&str; 4] {
     ["--logger.level", "warn", "--runtime.path", modules]
-}
-
-/// Authenticates (creating) custom ids `<prefix>-<i>` for i in 0..count, `parallel` at a
-/// time, and returns their session tokens in order.
-pub async fn sessions(base: &str, prefix: &str, count: usize, parallel: usize) -> anyhow::Result<Vec<String>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(parallel).build()?;
-    let ids: Vec<usize> = (0..count).collect();
-    let mut tokens = vec![String::new(); count];
-    for chunk in ids.chunks(parallel.max(1)) {
-        let calls = chunk.iter().map(|&i| {
-            let (http, url) = (http.clone(), format!("{base}/v2/account/authenticate/custom?create=true"));
-            let id = format!("{prefix}-{i:06}");
-            async move {
-                let resp: Value = http.post(url).basic_auth("defaultkey", Some("")).json(&json!({ "id": id })).send().await?.json().await?;
-                let token = resp["token"].as_str().with_context(|| format!("authenticate gave no token: {resp}"))?;
-                Ok::<_, anyhow::Error>((i, token.to_owned()))
-            }
-        });
-        for r in futures::future::join_all(calls).await {
-            let (i, token) = r?;
-            tokens[i] = token;
-        }
-    }
-    Ok(tokens)
 }
 
 /// Client buffers sized like the server's: an idle socket should cost kilobytes, not
@@ -125,19 +101,35 @@ pub async fn request(ws: &mut Ws, cid: &str, key: &str, body: Value) -> anyhow::
     })
     .await
     .with_context(|| format!("no reply to {key} within {REPLY_WAIT:?}"))??;
-    anyhow::ensure!(reply.get("error").is_none(), "{key} failed: {reply}");
+    if reply.get("error").is_some() {
+        return Err(anyhow::Error::new(ErrorReply(reply.to_string())).context(format!("{key} failed")));
+    }
     Ok(reply)
 }
 
-/// An RPC over HTTP with the runtime's http key; the payload is JSON-encoded as a string.
-pub async fn http_rpc(base: &str, id: &str, payload: &Value) -> anyhow::Result<Value> {
-    let body = serde_json::to_string(&payload.to_string())?;
-    let resp = reqwest::Client::new().post(format!("{base}/v2/rpc/{id}?http_key=defaulthttpkey")).body(body).send().await?;
-    let status = resp.status();
-    let v: Value = resp.json().await?;
-    anyhow::ensure!(status.is_success(), "rpc {id} failed ({status}): {v}");
-    let payload = v["payload"].as_str().context("rpc reply has no payload")?;
-    Ok(serde_json::from_str(payload)?)
+/// A request answered with an `error` envelope.
+#[derive(Debug)]
+struct ErrorReply(String);
+
+impl std::fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ErrorReply {}
+
+/// The kind of a [`request`] failure: `timeout` (no reply in time), `error reply`, or
+/// `socket` (the connection failed or closed).
+pub fn error_kind(e: &anyhow::Error) -> String {
+    if e.downcast_ref::<tokio::time::error::Elapsed>().is_some() {
+        "timeout"
+    } else if e.downcast_ref::<ErrorReply>().is_some() {
+        "error reply"
+    } else {
+        "socket"
+    }
+    .into()
 }
 
 /// One distribution of `GET /v2/console/realtime`, in microseconds.
@@ -179,47 +171,6 @@ impl Console {
         anyhow::ensure!(r.status().is_success(), "console realtime: {}", r.status());
         Ok(r.json().await?)
     }
-}
-
-/// The pid of the `shoal` process serving the client API on `port` (its command line holds
-/// `--socket.port <port>`).
-pub fn node_pid(port: u16) -> Option<u32> {
-    let want = format!("--socket.port\0{port}\0");
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        String::from_utf8_lossy(&cmdline).contains(&want).then_some(pid)
-    })
-}
-
-/// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`, …); `pid` None is this process.
-pub fn status_kb(pid: Option<u32>, field: &str) -> Option<u64> {
-    let path = pid.map_or_else(|| "/proc/self/status".to_string(), |p| format!("/proc/{p}/status"));
-    let text = std::fs::read_to_string(path).ok()?;
-    let line = text.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
-    line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
-}
-
-/// CPU time (user + system) a process has used; `pid` None is this process.
-pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
-    let path = pid.map_or_else(|| "/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
-    let text = std::fs::read_to_string(path).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15,
-    // in USER_HZ (100 per second on Linux).
-    let rest: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = rest.get(11)?.parse::<u64>().ok()? + rest.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// Open file descriptors of a process.
-pub fn open_fds(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
-}
-
-/// A process's soft open-files limit, from `/proc/<pid>/limits`.
-pub fn nofile_limit(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
-    text.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Milliseconds with two decimals, from microseconds.

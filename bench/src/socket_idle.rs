@@ -17,7 +17,7 @@ use serde_json::json;
 use shoal_tests::TestNode;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::report;
+use crate::{http, report, sysstat};
 use crate::socket::{self, Ws};
 
 /// Sockets per loopback source address (see the module comment).
@@ -53,6 +53,8 @@ pub struct Figures {
     pub ping_p50_ms: f64,
     pub ping_p99_ms: f64,
     pub ping_max_ms: f64,
+    /// Over opening and holding the sockets.
+    pub sys: sysstat::SysStats,
 }
 
 /// Asks a held socket for one ping round trip; None if it failed or the socket is gone.
@@ -65,17 +67,18 @@ pub async fn run(sockets: usize, users: usize, hold_seconds: u64, sample: usize,
         println!("client open-files limit is {client_limit} (hard); attempting {attempted} of {sockets} sockets");
     }
     let node = TestNode::start(&["--logger.level", "warn"]).await?;
-    let pid = socket::node_pid(node.port).ok_or_else(|| anyhow::anyhow!("node process not found"))?;
-    let server_limit = socket::nofile_limit(pid).unwrap_or(0);
+    let pid = node.pid().ok_or_else(|| anyhow::anyhow!("node process not found"))?;
+    let server_limit = sysstat::nofile_limit(pid).unwrap_or(0);
     println!("node pid {pid}, open-files limit {server_limit}");
     let users = users.clamp(1, sockets.max(1));
-    let tokens = Arc::new(socket::sessions(&node.base(), "bench-idle", users, 32).await?);
+    let tokens = Arc::new(http::sessions(&[node.base()], "bench-idle", users, 32).await?);
     let sources: Vec<Ipv4Addr> = (0..attempted.div_ceil(PER_SOURCE_ADDRESS).max(1)).map(|j| Ipv4Addr::new(127, 0, 0, 2 + j as u8)).collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_before = socket::status_kb(Some(pid), "VmRSS").unwrap_or(0);
-    let client_rss_before = socket::status_kb(None, "VmRSS").unwrap_or(0);
+    let rss_before = sysstat::status_kb(Some(pid), "VmRSS").unwrap_or(0);
+    let client_rss_before = sysstat::status_kb(None, "VmRSS").unwrap_or(0);
 
     let alive = Arc::new(AtomicUsize::new(0));
+    let sampler = sysstat::Sampler::start();
     let started = Instant::now();
     let mut opens = futures::stream::iter(0..attempted)
         .map(|i| {
@@ -119,9 +122,10 @@ pub async fn run(sockets: usize, users: usize, hold_seconds: u64, sample: usize,
     println!("{} sockets open in {open_seconds:.1} s; {failures} failed; holding {hold_seconds} s", held.len());
     tokio::time::sleep(Duration::from_secs(hold_seconds)).await;
 
-    let rss_after = socket::status_kb(Some(pid), "VmRSS").unwrap_or(0);
-    let client_rss_after = socket::status_kb(None, "VmRSS").unwrap_or(0);
-    let server_fds = socket::open_fds(pid).unwrap_or(0);
+    let rss_after = sysstat::status_kb(Some(pid), "VmRSS").unwrap_or(0);
+    let client_rss_after = sysstat::status_kb(None, "VmRSS").unwrap_or(0);
+    let server_fds = sysstat::open_fds(pid).unwrap_or(0);
+    let sys = sampler.stop().await;
     let stats = socket::Console::new(node.console_port).realtime(false).await?;
     let (ping_ok, pings) = ping_sample(&held, sample).await;
     let opened = held.len();
@@ -150,6 +154,7 @@ pub async fn run(sockets: usize, users: usize, hold_seconds: u64, sample: usize,
         ping_p50_ms: pings.value_at_quantile(0.5) as f64 / 1000.0,
         ping_p99_ms: pings.value_at_quantile(0.99) as f64 / 1000.0,
         ping_max_ms: pings.max() as f64 / 1000.0,
+        sys,
     };
     drop(held);
     drop(node);

@@ -170,6 +170,11 @@ impl TestNode {
         }
     }
 
+    /// The OS process id, while the process is started (for `/proc/<pid>/…` figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// True if the process was started and not killed by the harness.
     pub fn is_started(&self) -> bool {
         self.child.is_some()
