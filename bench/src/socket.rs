@@ -41,6 +41,9 @@ fn ws_config() -> WebSocketConfig {
 /// address, port chosen by the kernel) when given.
 pub async fn connect(port: u16, token: &str, source: Option<Ipv4Addr>) -> anyhow::Result<Ws> {
     let tcp = tokio::net::TcpSocket::new_v4()?;
+    // Closing resets instead of leaving the port in TIME_WAIT: thousands of sockets from
+    // 127.0.0.2… would otherwise keep ports that the next node's wildcard bind needs.
+    tcp.set_zero_linger()?;
     if let Some(ip) = source {
         tcp.bind(SocketAddr::from((ip, 0)))?;
     }
